@@ -1,0 +1,40 @@
+package io.layerd.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** {@code layerctl}: offline unpacking of layers and images, and rootless diagnostics. */
+@Command(
+    name = "layerctl",
+    mixinStandardHelpOptions = true,
+    versionProvider = Main.Version.class,
+    description = "Unpack container layers and images into a directory, and check rootless set-ups.",
+    subcommands = {CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    spec.commandLine().usage(System.out);
+  }
+
+  /** Builds the command line with every subcommand; tests use this too. */
+  public static CommandLine commandLine() {
+    CommandLine cl = new CommandLine(new Main());
+    cl.setExecutionExceptionHandler(new Errors());
+    return cl;
+  }
+
+  public static void main(String[] args) {
+    System.exit(commandLine().execute(args));
+  }
+
+  /** The version from the jar's manifest, or "dev". */
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      String v = Main.class.getPackage().getImplementationVersion();
+      return new String[] {"layerctl " + (v == null ? "dev" : v)};
+    }
+  }
+}

@@ -1,0 +1,971 @@
+package io.layerd.sys;
+
+import com.sun.jna.Native;
+import com.sun.jna.Platform;
+import com.sun.jna.Pointer;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+
+/**
+ * The one native boundary of layerd: every system call any module makes goes through here.
+ *
+ * <p>Paths cross this boundary as bytes and are relative to an open directory ({@code dirfd}), so
+ * that callers can work inside a root without the kernel ever resolving a path they did not mean.
+ * Every failure is thrown once, as the closest java.nio.file exception, carrying the call, the
+ * path(s) and the errno by name (see {@link SysException#of} and {@link NativeFailure}).
+ *
+ * <p>Constants are Linux's; where x86_64 and aarch64 differ (open flags) the running architecture's
+ * value is used.
+ */
+public final class Sys {
+  private Sys() {}
+
+  private static final boolean AARCH64 = Platform.isARM() && Platform.is64Bit();
+
+  // open(2) flags.
+  public static final int O_RDONLY = 0;
+  public static final int O_WRONLY = 1;
+  public static final int O_RDWR = 2;
+  public static final int O_CREAT = 0100;
+  public static final int O_EXCL = 0200;
+  public static final int O_NOCTTY = 0400;
+  public static final int O_TRUNC = 01000;
+  public static final int O_APPEND = 02000;
+  public static final int O_NONBLOCK = 04000;
+  public static final int O_DIRECTORY = AARCH64 ? 040000 : 0200000;
+  public static final int O_NOFOLLOW = AARCH64 ? 0100000 : 0400000;
+  public static final int O_CLOEXEC = 02000000;
+  public static final int O_PATH = 010000000;
+
+  // *at(2) flags.
+  public static final int AT_FDCWD = -100;
+  public static final int AT_SYMLINK_NOFOLLOW = 0x100;
+  public static final int AT_REMOVEDIR = 0x200;
+  public static final int AT_SYMLINK_FOLLOW = 0x400;
+  public static final int AT_EMPTY_PATH = 0x1000;
+
+  // renameat2(2) flags.
+  public static final int RENAME_NOREPLACE = 1;
+  public static final int RENAME_EXCHANGE = 2;
+
+  // openat2(2) resolve flags (include/uapi/linux/openat2.h).
+  public static final long RESOLVE_NO_XDEV = 0x01;
+  public static final long RESOLVE_NO_MAGICLINKS = 0x02;
+  public static final long RESOLVE_NO_SYMLINKS = 0x04;
+  public static final long RESOLVE_BENEATH = 0x08;
+  public static final long RESOLVE_IN_ROOT = 0x10;
+
+  // File types (st_mode & S_IFMT).
+  public static final int S_IFMT = 0170000;
+  public static final int S_IFSOCK = 0140000;
+  public static final int S_IFLNK = 0120000;
+  public static final int S_IFREG = 0100000;
+  public static final int S_IFBLK = 060000;
+  public static final int S_IFDIR = 040000;
+  public static final int S_IFCHR = 020000;
+  public static final int S_IFIFO = 010000;
+
+  // d_type values.
+  public static final int DT_UNKNOWN = 0;
+  public static final int DT_FIFO = 1;
+  public static final int DT_CHR = 2;
+  public static final int DT_DIR = 4;
+  public static final int DT_BLK = 6;
+  public static final int DT_REG = 8;
+  public static final int DT_LNK = 10;
+  public static final int DT_SOCK = 12;
+
+  // mount(2) and umount2(2) flags.
+  public static final long MS_RDONLY = 1;
+  public static final long MS_NOSUID = 2;
+  public static final long MS_NODEV = 4;
+  public static final long MS_NOEXEC = 8;
+  public static final long MS_REMOUNT = 32;
+  public static final long MS_BIND = 4096;
+  public static final long MS_MOVE = 8192;
+  public static final long MS_REC = 16384;
+  public static final long MS_PRIVATE = 1L << 18;
+  public static final long MS_SLAVE = 1L << 19;
+  public static final long MS_SHARED = 1L << 20;
+  public static final int MNT_FORCE = 1;
+  public static final int MNT_DETACH = 2;
+  public static final int UMOUNT_NOFOLLOW = 8;
+
+  // xattr flags.
+  public static final int XATTR_CREATE = 1;
+  public static final int XATTR_REPLACE = 2;
+
+  /** utimensat(2): leave this time as it is. */
+  public static final long UTIME_OMIT = (1L << 30) - 2L;
+
+  /** ioctl FICLONE = _IOW(0x94, 9, int): share the extents of another file (reflink). */
+  public static final long FICLONE = 0x40049409L;
+
+  private static final long SYS_OPENAT2 = 437; // the same number on every architecture
+  private static final int STATX_BASIC_STATS = 0x7ff;
+  private static final int MAX_SYMLINKS = 40; // the kernel's MAXSYMLINKS
+
+  private static final byte[] EMPTY = new byte[1];
+  private static final byte[] DOT = {'.', 0};
+
+  // ------------------------------------------------------------------ errors
+
+  private static IOException fail(String call, int dirfd, byte[] path) {
+    int errno = Native.getLastError();
+    return SysException.of(call, errno, where(dirfd, path), null);
+  }
+
+  private static IOException fail(String call, int dirfd, byte[] path, int dirfd2, byte[] path2) {
+    int errno = Native.getLastError();
+    return SysException.of(call, errno, where(dirfd, path), where(dirfd2, path2));
+  }
+
+  /** A readable path for messages: the directory an fd names, joined with a relative path. */
+  public static String where(int dirfd, byte[] path) {
+    String rel = path == null ? "" : Names.display(path);
+    if (path != null && path.length > 0 && path[0] == '/') {
+      return rel;
+    }
+    String base;
+    if (dirfd == AT_FDCWD) {
+      base = ".";
+    } else if (dirfd >= 0) {
+      base = fdPath(dirfd);
+    } else {
+      base = "fd " + dirfd;
+    }
+    if (rel.isEmpty()) {
+      return base;
+    }
+    return base.endsWith("/") ? base + rel : base + "/" + rel;
+  }
+
+  /** The path the kernel gives for an open descriptor (for messages only). */
+  public static String fdPath(int fd) {
+    byte[] link = Names.cstr(Names.bytes("/proc/self/fd/" + fd));
+    byte[] buf = new byte[4096];
+    long n = LibC.readlinkat(AT_FDCWD, link, buf, buf.length);
+    if (n < 0) {
+      return "fd " + fd;
+    }
+    byte[] out = new byte[(int) n];
+    System.arraycopy(buf, 0, out, 0, (int) n);
+    return Names.display(out);
+  }
+
+  // ------------------------------------------------------------------ open and close
+
+  /** int openat(int dirfd, const char *path, int flags, mode_t mode); O_CLOEXEC is always added. */
+  public static int openat(int dirfd, byte[] path, int flags, int mode) throws IOException {
+    int fd = LibC.openat(dirfd, Names.cstr(path), flags | O_CLOEXEC, mode);
+    if (fd < 0) {
+      throw fail("openat", dirfd, path);
+    }
+    return fd;
+  }
+
+  /** Opens an absolute or cwd-relative path. */
+  public static int open(String path, int flags, int mode) throws IOException {
+    return openat(AT_FDCWD, Names.bytes(path), flags, mode);
+  }
+
+  /** Opens a directory for use as a dirfd (O_DIRECTORY, following symlinks in the path). */
+  public static Fd openDirectory(String path) throws IOException {
+    return new Fd(openat(AT_FDCWD, Names.bytes(path), O_RDONLY | O_DIRECTORY, 0));
+  }
+
+  private static volatile Boolean openat2Works;
+
+  /** True when this kernel has openat2(2) (Linux 5.6+) and no filter hides it. */
+  public static boolean hasOpenat2() {
+    Boolean b = openat2Works;
+    if (b == null) {
+      long r = LibC.syscall(SYS_OPENAT2, AT_FDCWD, DOT, openHow(O_PATH | O_CLOEXEC, 0, 0), 24);
+      if (r >= 0) {
+        LibC.close((int) r);
+        b = true;
+      } else {
+        int e = Native.getLastError();
+        b = !(e == Errno.ENOSYS.number() || e == Errno.EPERM.number());
+      }
+      openat2Works = b;
+    }
+    return b;
+  }
+
+  private static byte[] openHow(long flags, long mode, long resolve) {
+    ByteBuffer b = ByteBuffer.allocate(24).order(ByteOrder.nativeOrder());
+    b.putLong(flags).putLong(mode).putLong(resolve);
+    return b.array();
+  }
+
+  /**
+   * long openat2(int dirfd, const char *path, struct open_how *how, size_t size); O_CLOEXEC is
+   * always added; EAGAIN (a concurrent rename was seen) is retried.
+   */
+  public static int openat2(int dirfd, byte[] path, int flags, int mode, long resolve)
+      throws IOException {
+    byte[] c = Names.cstr(path);
+    byte[] how = openHow(flags | O_CLOEXEC, (flags & O_CREAT) != 0 ? mode : 0, resolve);
+    for (int attempt = 0; ; attempt++) {
+      long r = LibC.syscall(SYS_OPENAT2, dirfd, c, how, how.length);
+      if (r >= 0) {
+        return (int) r;
+      }
+      if (Native.getLastError() != Errno.EAGAIN.number() || attempt >= 16) {
+        throw fail("openat2", dirfd, path);
+      }
+    }
+  }
+
+  /**
+   * Opens {@code path} as if {@code rootFd} were the root directory: an absolute symlink resolves
+   * from the root, {@code ..} stops at the root, magic links are refused, and nothing outside the
+   * root is ever reached. The final component is followed unless {@code flags} holds O_NOFOLLOW.
+   * Uses openat2 with RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS where the kernel has it, else {@link
+   * #openInRootByWalk}.
+   */
+  public static int openInRoot(int rootFd, byte[] path, int flags, int mode) throws IOException {
+    if (hasOpenat2()) {
+      return openat2(rootFd, path, flags, mode, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+    }
+    return openInRootByWalk(rootFd, path, flags, mode);
+  }
+
+  /**
+   * The same contract as {@link #openInRoot}, for kernels without openat2: a walk one component at
+   * a time with O_NOFOLLOW, reading each symlink and splicing its target into the rest of the path
+   * (an absolute target restarts at the root), keeping the directories walked on a stack so that
+   * {@code ..} never goes above the root. Public so that both paths are tested everywhere.
+   */
+  public static int openInRootByWalk(int rootFd, byte[] path, int flags, int mode)
+      throws IOException {
+    Deque<byte[]> rest = new ArrayDeque<>(Names.split(path));
+    Deque<Integer> stack = new ArrayDeque<>();
+    boolean followLast = (flags & O_NOFOLLOW) == 0;
+    int links = 0;
+    try {
+      while (true) {
+        int cur = stack.isEmpty() ? rootFd : stack.peek();
+        byte[] c = rest.poll();
+        if (c == null) {
+          // The path named a directory on the stack (or the root itself): reopen it as asked.
+          return openat(cur, new byte[] {'.'}, flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW), mode);
+        }
+        if (Names.isDot(c)) {
+          continue;
+        }
+        if (Names.isDotDot(c)) {
+          if (!stack.isEmpty()) {
+            LibC.close(stack.pop());
+          }
+          continue;
+        }
+        boolean last = rest.isEmpty();
+        Stat st = null;
+        try {
+          st = fstatat(cur, c, AT_SYMLINK_NOFOLLOW);
+        } catch (IOException e) {
+          if (!(last && (flags & O_CREAT) != 0 && NativeFailure.errnoOf(e) == Errno.ENOENT)) {
+            throw e;
+          }
+        }
+        if (st != null && st.isSymlink() && (!last || followLast)) {
+          if (++links > MAX_SYMLINKS) {
+            throw SysException.of("openat (walk)", Errno.ELOOP.number(), where(rootFd, path), null);
+          }
+          byte[] target = readlinkat(cur, c);
+          List<byte[]> parts = Names.split(target);
+          for (int i = parts.size() - 1; i >= 0; i--) {
+            rest.push(parts.get(i));
+          }
+          if (target.length > 0 && target[0] == '/') {
+            while (!stack.isEmpty()) {
+              LibC.close(stack.pop());
+            }
+          }
+          continue;
+        }
+        if (last) {
+          return openat(cur, c, flags | O_NOFOLLOW, mode);
+        }
+        stack.push(openat(cur, c, O_PATH | O_DIRECTORY | O_NOFOLLOW, 0));
+      }
+    } finally {
+      while (!stack.isEmpty()) {
+        LibC.close(stack.pop());
+      }
+    }
+  }
+
+  /** int close(int fd); */
+  public static void close(int fd) throws IOException {
+    if (LibC.close(fd) != 0) {
+      int errno = Native.getLastError();
+      if (errno != Errno.EINTR.number()) {
+        throw SysException.of("close", errno, "fd " + fd, null);
+      }
+    }
+  }
+
+  /** Closes a descriptor, ignoring any error (for clean-up paths). */
+  public static void closeQuietly(int fd) {
+    if (fd >= 0) {
+      LibC.close(fd);
+    }
+  }
+
+  /** int dup(int fd); the copy is not close-on-exec. */
+  public static int dup(int fd) throws IOException {
+    int r = LibC.dup(fd);
+    if (r < 0) {
+      throw fail("dup", fd, null);
+    }
+    return r;
+  }
+
+  // ------------------------------------------------------------------ making and removing names
+
+  /** int mkdirat(int dirfd, const char *path, mode_t mode); */
+  public static void mkdirat(int dirfd, byte[] path, int mode) throws IOException {
+    if (LibC.mkdirat(dirfd, Names.cstr(path), mode) != 0) {
+      throw fail("mkdirat", dirfd, path);
+    }
+  }
+
+  /** int mknodat(int dirfd, const char *path, mode_t mode, dev_t dev); */
+  public static void mknodat(int dirfd, byte[] path, int mode, long major, long minor)
+      throws IOException {
+    if (LibC.mknodat(dirfd, Names.cstr(path), mode, makedev(major, minor)) != 0) {
+      throw fail("mknodat", dirfd, path);
+    }
+  }
+
+  /** glibc's gnu_dev_makedev. */
+  public static long makedev(long major, long minor) {
+    return ((major & 0xfffff000L) << 32)
+        | ((major & 0xfffL) << 8)
+        | ((minor & 0xffffff00L) << 12)
+        | (minor & 0xffL);
+  }
+
+  /** int symlinkat(const char *target, int newdirfd, const char *linkpath); */
+  public static void symlinkat(byte[] target, int dirfd, byte[] linkpath) throws IOException {
+    if (LibC.symlinkat(Names.cstr(target), dirfd, Names.cstr(linkpath)) != 0) {
+      throw fail("symlinkat", dirfd, linkpath, AT_FDCWD, target);
+    }
+  }
+
+  /** int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int f); */
+  public static void linkat(int olddirfd, byte[] oldpath, int newdirfd, byte[] newpath, int flags)
+      throws IOException {
+    if (LibC.linkat(olddirfd, Names.cstr(oldpath), newdirfd, Names.cstr(newpath), flags) != 0) {
+      throw fail("linkat", newdirfd, newpath, olddirfd, oldpath);
+    }
+  }
+
+  /** int unlinkat(int dirfd, const char *path, int flags); */
+  public static void unlinkat(int dirfd, byte[] path, int flags) throws IOException {
+    if (LibC.unlinkat(dirfd, Names.cstr(path), flags) != 0) {
+      throw fail("unlinkat", dirfd, path);
+    }
+  }
+
+  /** int renameat2(int olddirfd, const char *old, int newdirfd, const char *new, uint flags); */
+  public static void renameat2(
+      int olddirfd, byte[] oldpath, int newdirfd, byte[] newpath, int flags) throws IOException {
+    if (LibC.renameat2(olddirfd, Names.cstr(oldpath), newdirfd, Names.cstr(newpath), flags) != 0) {
+      throw fail("renameat2", olddirfd, oldpath, newdirfd, newpath);
+    }
+  }
+
+  /** ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t size); the target bytes. */
+  public static byte[] readlinkat(int dirfd, byte[] path) throws IOException {
+    byte[] c = Names.cstr(path);
+    int size = 256;
+    while (true) {
+      byte[] buf = new byte[size];
+      long n = LibC.readlinkat(dirfd, c, buf, size);
+      if (n < 0) {
+        throw fail("readlinkat", dirfd, path);
+      }
+      if (n < size) {
+        byte[] out = new byte[(int) n];
+        System.arraycopy(buf, 0, out, 0, (int) n);
+        return out;
+      }
+      size *= 4;
+    }
+  }
+
+  // ------------------------------------------------------------------ owners, modes, times
+
+  /** int fchownat(int dirfd, const char *path, uid_t owner, gid_t group, int flags); */
+  public static void fchownat(int dirfd, byte[] path, long uid, long gid, int flags)
+      throws IOException {
+    if (LibC.fchownat(dirfd, Names.cstr(path), (int) uid, (int) gid, flags) != 0) {
+      throw fail("fchownat", dirfd, path);
+    }
+  }
+
+  /** int fchown(int fd, uid_t owner, gid_t group); */
+  public static void fchown(int fd, long uid, long gid) throws IOException {
+    if (LibC.fchown(fd, (int) uid, (int) gid) != 0) {
+      throw fail("fchown", fd, null);
+    }
+  }
+
+  /** int lchown(const char *path, uid_t owner, gid_t group); */
+  public static void lchown(byte[] path, long uid, long gid) throws IOException {
+    if (LibC.lchown(Names.cstr(path), (int) uid, (int) gid) != 0) {
+      throw fail("lchown", AT_FDCWD, path);
+    }
+  }
+
+  /**
+   * int fchmodat(int dirfd, const char *path, mode_t mode, int flags); glibc refuses
+   * AT_SYMLINK_NOFOLLOW with ENOTSUP on kernels without fchmodat2: open the file O_NOFOLLOW and use
+   * {@link #fchmod} instead when the name may be a symlink.
+   */
+  public static void fchmodat(int dirfd, byte[] path, int mode, int flags) throws IOException {
+    if (LibC.fchmodat(dirfd, Names.cstr(path), mode, flags) != 0) {
+      throw fail("fchmodat", dirfd, path);
+    }
+  }
+
+  /** int fchmod(int fd, mode_t mode); */
+  public static void fchmod(int fd, int mode) throws IOException {
+    if (LibC.fchmod(fd, mode) != 0) {
+      throw fail("fchmod", fd, null);
+    }
+  }
+
+  /**
+   * int utimensat(int dirfd, const char *path, const struct timespec times[2], int flags); with
+   * nanoseconds. Pass {@link #UTIME_OMIT} as a nanosecond value to leave that time alone.
+   */
+  public static void utimensat(
+      int dirfd,
+      byte[] path,
+      long atimeSec,
+      long atimeNsec,
+      long mtimeSec,
+      long mtimeNsec,
+      int flags)
+      throws IOException {
+    long[] times = {atimeSec, atimeNsec, mtimeSec, mtimeNsec};
+    if (LibC.utimensat(dirfd, Names.cstr(path), times, flags) != 0) {
+      throw fail("utimensat", dirfd, path);
+    }
+  }
+
+  /** int futimens(int fd, const struct timespec times[2]); */
+  public static void futimens(int fd, long atimeSec, long atimeNsec, long mtimeSec, long mtimeNsec)
+      throws IOException {
+    long[] times = {atimeSec, atimeNsec, mtimeSec, mtimeNsec};
+    if (LibC.futimens(fd, times) != 0) {
+      throw fail("futimens", fd, null);
+    }
+  }
+
+  // ------------------------------------------------------------------ extended attributes
+
+  /**
+   * The path through which the l*xattr calls reach {@code name} inside an open directory without
+   * following it: /proc/self/fd/DIRFD/NAME. {@code name} must be one component.
+   */
+  private static byte[] atPath(int dirfd, byte[] name) {
+    for (byte b : name) {
+      if (b == '/') {
+        throw new IllegalArgumentException("not a single file name: " + Names.display(name));
+      }
+    }
+    byte[] prefix = ("/proc/self/fd/" + dirfd + "/").getBytes(StandardCharsets.US_ASCII);
+    byte[] p = new byte[prefix.length + name.length];
+    System.arraycopy(prefix, 0, p, 0, prefix.length);
+    System.arraycopy(name, 0, p, prefix.length, name.length);
+    return p;
+  }
+
+  /** int lsetxattr(const char *path, ...) on the entry {@code name} of the directory dirfd. */
+  public static void lsetxattrAt(int dirfd, byte[] name, String attr, byte[] value, int flags)
+      throws IOException {
+    byte[] p = atPath(dirfd, name);
+    if (LibC.lsetxattr(Names.cstr(p), Names.cstr(Names.bytes(attr)), value, value.length, flags)
+        != 0) {
+      throw SysException.of(
+          "lsetxattr(" + attr + ")", Native.getLastError(), where(dirfd, name), null);
+    }
+  }
+
+  /** int lsetxattr(const char *path, const char *name, const void *value, size_t size, int f); */
+  public static void lsetxattr(byte[] path, String attr, byte[] value, int flags)
+      throws IOException {
+    if (LibC.lsetxattr(Names.cstr(path), Names.cstr(Names.bytes(attr)), value, value.length, flags)
+        != 0) {
+      throw SysException.of(
+          "lsetxattr(" + attr + ")", Native.getLastError(), where(AT_FDCWD, path), null);
+    }
+  }
+
+  /** ssize_t lgetxattr(...) on {@code name} inside dirfd; null when the attribute is absent. */
+  public static byte[] lgetxattrAt(int dirfd, byte[] name, String attr) throws IOException {
+    return lgetxattr(atPath(dirfd, name), attr);
+  }
+
+  /** ssize_t lgetxattr(const char *path, const char *name, void *value, size_t size); */
+  public static byte[] lgetxattr(byte[] path, String attr) throws IOException {
+    byte[] c = Names.cstr(path);
+    byte[] a = Names.cstr(Names.bytes(attr));
+    while (true) {
+      long size = LibC.lgetxattr(c, a, null, 0);
+      if (size < 0) {
+        int e = Native.getLastError();
+        if (e == Errno.ENODATA.number()) {
+          return null;
+        }
+        throw SysException.of("lgetxattr(" + attr + ")", e, where(AT_FDCWD, path), null);
+      }
+      byte[] buf = new byte[(int) size];
+      long n = size == 0 ? 0 : LibC.lgetxattr(c, a, buf, size);
+      if (n >= 0) {
+        return n == size ? buf : java.util.Arrays.copyOf(buf, (int) n);
+      }
+      int e = Native.getLastError();
+      if (e != Errno.ERANGE.number()) {
+        throw SysException.of("lgetxattr(" + attr + ")", e, where(AT_FDCWD, path), null);
+      }
+    }
+  }
+
+  /** ssize_t llistxattr(...) on {@code name} inside dirfd. */
+  public static List<String> llistxattrAt(int dirfd, byte[] name) throws IOException {
+    return llistxattr(atPath(dirfd, name));
+  }
+
+  /** ssize_t llistxattr(const char *path, char *list, size_t size); the names in kernel order. */
+  public static List<String> llistxattr(byte[] path) throws IOException {
+    byte[] c = Names.cstr(path);
+    while (true) {
+      long size = LibC.llistxattr(c, null, 0);
+      if (size < 0) {
+        int e = Native.getLastError();
+        if (e == Errno.EOPNOTSUPP.number()) {
+          return List.of();
+        }
+        throw SysException.of("llistxattr", e, where(AT_FDCWD, path), null);
+      }
+      byte[] buf = new byte[(int) size];
+      long n = size == 0 ? 0 : LibC.llistxattr(c, buf, size);
+      if (n >= 0) {
+        return splitNul(buf, (int) n);
+      }
+      int e = Native.getLastError();
+      if (e != Errno.ERANGE.number()) {
+        throw SysException.of("llistxattr", e, where(AT_FDCWD, path), null);
+      }
+    }
+  }
+
+  /** int lremovexattr(...) on {@code name} inside dirfd. */
+  public static void lremovexattrAt(int dirfd, byte[] name, String attr) throws IOException {
+    if (LibC.lremovexattr(Names.cstr(atPath(dirfd, name)), Names.cstr(Names.bytes(attr))) != 0) {
+      throw SysException.of(
+          "lremovexattr(" + attr + ")", Native.getLastError(), where(dirfd, name), null);
+    }
+  }
+
+  /** int fsetxattr(int fd, const char *name, const void *value, size_t size, int flags); */
+  public static void fsetxattr(int fd, String attr, byte[] value, int flags) throws IOException {
+    if (LibC.fsetxattr(fd, Names.cstr(Names.bytes(attr)), value, value.length, flags) != 0) {
+      throw SysException.of("fsetxattr(" + attr + ")", Native.getLastError(), fdPath(fd), null);
+    }
+  }
+
+  /** ssize_t fgetxattr(int fd, const char *name, void *value, size_t size); null when absent. */
+  public static byte[] fgetxattr(int fd, String attr) throws IOException {
+    byte[] a = Names.cstr(Names.bytes(attr));
+    while (true) {
+      long size = LibC.fgetxattr(fd, a, null, 0);
+      if (size < 0) {
+        int e = Native.getLastError();
+        if (e == Errno.ENODATA.number()) {
+          return null;
+        }
+        throw SysException.of("fgetxattr(" + attr + ")", e, fdPath(fd), null);
+      }
+      byte[] buf = new byte[(int) size];
+      long n = size == 0 ? 0 : LibC.fgetxattr(fd, a, buf, size);
+      if (n >= 0) {
+        return n == size ? buf : java.util.Arrays.copyOf(buf, (int) n);
+      }
+      int e = Native.getLastError();
+      if (e != Errno.ERANGE.number()) {
+        throw SysException.of("fgetxattr(" + attr + ")", e, fdPath(fd), null);
+      }
+    }
+  }
+
+  /** ssize_t flistxattr(int fd, char *list, size_t size); */
+  public static List<String> flistxattr(int fd) throws IOException {
+    while (true) {
+      long size = LibC.flistxattr(fd, null, 0);
+      if (size < 0) {
+        int e = Native.getLastError();
+        if (e == Errno.EOPNOTSUPP.number()) {
+          return List.of();
+        }
+        throw SysException.of("flistxattr", e, fdPath(fd), null);
+      }
+      byte[] buf = new byte[(int) size];
+      long n = size == 0 ? 0 : LibC.flistxattr(fd, buf, size);
+      if (n >= 0) {
+        return splitNul(buf, (int) n);
+      }
+      int e = Native.getLastError();
+      if (e != Errno.ERANGE.number()) {
+        throw SysException.of("flistxattr", e, fdPath(fd), null);
+      }
+    }
+  }
+
+  private static List<String> splitNul(byte[] buf, int n) {
+    List<String> out = new ArrayList<>();
+    int start = 0;
+    for (int i = 0; i < n; i++) {
+      if (buf[i] == 0) {
+        if (i > start) {
+          out.add(new String(buf, start, i - start, StandardCharsets.UTF_8));
+        }
+        start = i + 1;
+      }
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------------ stat
+
+  /**
+   * fstatat as statx(int dirfd, const char *path, int flags, STATX_BASIC_STATS, struct statx *);
+   * pass AT_SYMLINK_NOFOLLOW not to follow a final symlink, and an empty path with AT_EMPTY_PATH
+   * for the descriptor itself.
+   */
+  public static Stat fstatat(int dirfd, byte[] path, int flags) throws IOException {
+    byte[] buf = new byte[256];
+    if (LibC.statx(
+            dirfd, path.length == 0 ? EMPTY : Names.cstr(path), flags, STATX_BASIC_STATS, buf)
+        != 0) {
+      throw fail("statx", dirfd, path);
+    }
+    ByteBuffer b = ByteBuffer.wrap(buf).order(ByteOrder.nativeOrder());
+    long nlink = Integer.toUnsignedLong(b.getInt(16));
+    long uid = Integer.toUnsignedLong(b.getInt(20));
+    long gid = Integer.toUnsignedLong(b.getInt(24));
+    int mode = b.getShort(28) & 0xffff;
+    long ino = b.getLong(32);
+    long size = b.getLong(40);
+    long blocks = b.getLong(48);
+    long atime = b.getLong(64);
+    int atimeNs = b.getInt(72);
+    long ctime = b.getLong(96);
+    int ctimeNs = b.getInt(104);
+    long mtime = b.getLong(112);
+    int mtimeNs = b.getInt(120);
+    long rdevMajor = Integer.toUnsignedLong(b.getInt(128));
+    long rdevMinor = Integer.toUnsignedLong(b.getInt(132));
+    long dev =
+        makedev(Integer.toUnsignedLong(b.getInt(136)), Integer.toUnsignedLong(b.getInt(140)));
+    return new Stat(
+        dev, ino, mode, nlink, uid, gid, rdevMajor, rdevMinor, size, blocks, atime, atimeNs, mtime,
+        mtimeNs, ctime, ctimeNs);
+  }
+
+  /** fstat(fd) through statx with AT_EMPTY_PATH. */
+  public static Stat fstat(int fd) throws IOException {
+    return fstatat(fd, new byte[0], AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+  }
+
+  /** lstat of an absolute or cwd-relative path. */
+  public static Stat lstat(String path) throws IOException {
+    return fstatat(AT_FDCWD, Names.bytes(path), AT_SYMLINK_NOFOLLOW);
+  }
+
+  /** int statfs(const char *path, struct statfs *buf); */
+  public static StatFs statfs(String path) throws IOException {
+    byte[] buf = new byte[256];
+    byte[] p = Names.bytes(path);
+    if (LibC.statfs(Names.cstr(p), buf) != 0) {
+      throw fail("statfs", AT_FDCWD, p);
+    }
+    return parseStatFs(buf);
+  }
+
+  /** int fstatfs(int fd, struct statfs *buf); */
+  public static StatFs fstatfs(int fd) throws IOException {
+    byte[] buf = new byte[256];
+    if (LibC.fstatfs(fd, buf) != 0) {
+      throw fail("fstatfs", fd, null);
+    }
+    return parseStatFs(buf);
+  }
+
+  /** struct statfs on 64-bit Linux: seven longs, fsid (8 bytes), namelen, frsize, flags. */
+  private static StatFs parseStatFs(byte[] buf) {
+    ByteBuffer b = ByteBuffer.wrap(buf).order(ByteOrder.nativeOrder());
+    long type = b.getLong(0);
+    if (!Platform.is64Bit()) {
+      throw new UnsupportedOperationException("statfs is decoded for 64-bit Linux only");
+    }
+    return new StatFs(
+        type & 0xffffffffL,
+        b.getLong(8),
+        b.getLong(16),
+        b.getLong(24),
+        b.getLong(32),
+        b.getLong(40),
+        b.getLong(48),
+        b.getLong(64),
+        b.getLong(72),
+        b.getLong(80));
+  }
+
+  /** int uname(struct utsname *buf); */
+  public static Uname uname() throws IOException {
+    byte[] buf = new byte[65 * 6];
+    if (LibC.uname(buf) != 0) {
+      throw fail("uname", AT_FDCWD, null);
+    }
+    String[] f = new String[5];
+    for (int i = 0; i < 5; i++) {
+      int start = i * 65;
+      int end = start;
+      while (end < start + 65 && buf[end] != 0) {
+        end++;
+      }
+      f[i] = new String(buf, start, end - start, StandardCharsets.UTF_8);
+    }
+    return new Uname(f[0], f[1], f[2], f[3], f[4]);
+  }
+
+  // ------------------------------------------------------------------ directories
+
+  /**
+   * ssize_t getdents64(int fd, void *dirp, size_t count); reads every entry of an open directory
+   * except "." and "..", names as bytes.
+   */
+  public static List<DirEntry> readDirectory(int dirFd) throws IOException {
+    List<DirEntry> out = new ArrayList<>();
+    byte[] buf = new byte[32768];
+    if (LibC.lseek(dirFd, 0, 0) < 0) {
+      throw fail("lseek", dirFd, null);
+    }
+    while (true) {
+      long n = LibC.getdents64(dirFd, buf, buf.length);
+      if (n < 0) {
+        throw fail("getdents64", dirFd, null);
+      }
+      if (n == 0) {
+        return out;
+      }
+      ByteBuffer b = ByteBuffer.wrap(buf, 0, (int) n).order(ByteOrder.nativeOrder());
+      int pos = 0;
+      while (pos < n) {
+        long ino = b.getLong(pos);
+        int reclen = b.getShort(pos + 16) & 0xffff;
+        int type = buf[pos + 18] & 0xff;
+        int nameStart = pos + 19;
+        int nameEnd = nameStart;
+        while (nameEnd < pos + reclen && buf[nameEnd] != 0) {
+          nameEnd++;
+        }
+        byte[] name = java.util.Arrays.copyOfRange(buf, nameStart, nameEnd);
+        if (!Names.isDot(name) && !Names.isDotDot(name)) {
+          out.add(new DirEntry(name, ino, type));
+        }
+        pos += reclen;
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ mounts
+
+  /** int mount(const char *source, const char *target, const char *type, ulong flags, void *d); */
+  public static void mount(String source, String target, String fstype, long flags, String data)
+      throws IOException {
+    byte[] t = Names.bytes(target);
+    int r =
+        LibC.mount(
+            source == null ? null : Names.cstr(Names.bytes(source)),
+            Names.cstr(t),
+            fstype == null ? null : Names.cstr(Names.bytes(fstype)),
+            flags,
+            data == null ? null : Names.cstr(Names.bytes(data)));
+    if (r != 0) {
+      int errno = Native.getLastError();
+      throw SysException.of(
+          "mount(" + fstype + (data == null ? "" : ", " + data) + ")", errno, target, source);
+    }
+  }
+
+  /** int umount2(const char *target, int flags); */
+  public static void umount2(String target, int flags) throws IOException {
+    byte[] t = Names.bytes(target);
+    if (LibC.umount2(Names.cstr(t), flags) != 0) {
+      throw fail("umount2", AT_FDCWD, t);
+    }
+  }
+
+  // ------------------------------------------------------------------ ioctl, sync, copy
+
+  /** int ioctl(int fd, unsigned long request, long arg); */
+  public static int ioctl(int fd, long request, long arg) throws IOException {
+    int r = LibC.ioctl(fd, request, arg);
+    if (r < 0) {
+      throw SysException.of(
+          String.format("ioctl(0x%x)", request), Native.getLastError(), fdPath(fd), null);
+    }
+    return r;
+  }
+
+  /** int ioctl(int fd, unsigned long request, void *arg); the structure is read back into arg. */
+  public static int ioctl(int fd, long request, byte[] arg) throws IOException {
+    int r = LibC.ioctl(fd, request, arg);
+    if (r < 0) {
+      throw SysException.of(
+          String.format("ioctl(0x%x)", request), Native.getLastError(), fdPath(fd), null);
+    }
+    return r;
+  }
+
+  /** ioctl(dest, FICLONE, src): make dest share src's extents (btrfs, xfs with reflink). */
+  public static void ficlone(int destFd, int srcFd) throws IOException {
+    if (LibC.ioctl(destFd, FICLONE, srcFd) < 0) {
+      throw SysException.of("ioctl(FICLONE)", Native.getLastError(), fdPath(destFd), fdPath(srcFd));
+    }
+  }
+
+  /** int fsync(int fd); */
+  public static void fsync(int fd) throws IOException {
+    if (LibC.fsync(fd) != 0) {
+      throw fail("fsync", fd, null);
+    }
+  }
+
+  /** int fdatasync(int fd); */
+  public static void fdatasync(int fd) throws IOException {
+    if (LibC.fdatasync(fd) != 0) {
+      throw fail("fdatasync", fd, null);
+    }
+  }
+
+  /** int syncfs(int fd); */
+  public static void syncfs(int fd) throws IOException {
+    if (LibC.syncfs(fd) != 0) {
+      throw fail("syncfs", fd, null);
+    }
+  }
+
+  /**
+   * ssize_t copy_file_range(int in, NULL, int out, NULL, size_t len, 0); copies from the current
+   * offsets. Returns the bytes copied (0 at the end of the input).
+   */
+  public static long copyFileRange(int fdIn, int fdOut, long len) throws IOException {
+    while (true) {
+      long n = LibC.copy_file_range(fdIn, null, fdOut, null, len, 0);
+      if (n >= 0) {
+        return n;
+      }
+      int e = Native.getLastError();
+      if (e != Errno.EINTR.number()) {
+        throw SysException.of("copy_file_range", e, fdPath(fdIn), fdPath(fdOut));
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ read and write
+
+  private static long address(ByteBuffer direct) {
+    if (!direct.isDirect()) {
+      throw new IllegalArgumentException("a direct buffer is needed");
+    }
+    return Pointer.nativeValue(Native.getDirectBufferPointer(direct));
+  }
+
+  /**
+   * ssize_t read(int fd, void *buf, size_t count); into a direct buffer between its position and
+   * limit, advancing the position. Returns the bytes read, 0 at the end.
+   */
+  public static int read(int fd, ByteBuffer direct) throws IOException {
+    long addr = address(direct) + direct.position();
+    while (true) {
+      long n = LibC.read(fd, addr, direct.remaining());
+      if (n >= 0) {
+        direct.position(direct.position() + (int) n);
+        return (int) n;
+      }
+      if (Native.getLastError() != Errno.EINTR.number()) {
+        throw fail("read", fd, null);
+      }
+    }
+  }
+
+  /**
+   * ssize_t write(int fd, const void *buf, size_t count); writes everything between a direct
+   * buffer's position and limit, advancing the position.
+   */
+  public static void writeFully(int fd, ByteBuffer direct) throws IOException {
+    long base = address(direct);
+    while (direct.hasRemaining()) {
+      long n = LibC.write(fd, base + direct.position(), direct.remaining());
+      if (n < 0) {
+        if (Native.getLastError() == Errno.EINTR.number()) {
+          continue;
+        }
+        throw fail("write", fd, null);
+      }
+      direct.position(direct.position() + (int) n);
+    }
+  }
+
+  /** int ftruncate(int fd, off_t length); */
+  public static void ftruncate(int fd, long length) throws IOException {
+    if (LibC.ftruncate(fd, length) != 0) {
+      throw fail("ftruncate", fd, null);
+    }
+  }
+
+  // ------------------------------------------------------------------ identity
+
+  /** uid_t getuid(void); unsigned. */
+  public static long getuid() {
+    return Integer.toUnsignedLong(LibC.getuid());
+  }
+
+  /** uid_t geteuid(void); unsigned. */
+  public static long geteuid() {
+    return Integer.toUnsignedLong(LibC.geteuid());
+  }
+
+  /** gid_t getgid(void); unsigned. */
+  public static long getgid() {
+    return Integer.toUnsignedLong(LibC.getgid());
+  }
+
+  /** gid_t getegid(void); unsigned. */
+  public static long getegid() {
+    return Integer.toUnsignedLong(LibC.getegid());
+  }
+
+  /** The process's umask, read by setting and restoring it. */
+  public static synchronized int umask() {
+    int old = LibC.umask(022);
+    LibC.umask(old);
+    return old;
+  }
+}
