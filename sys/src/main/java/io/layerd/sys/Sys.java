@@ -933,6 +933,26 @@ public final class Sys {
     }
   }
 
+  /**
+   * ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset); writes everything between
+   * a direct buffer's position and limit at {@code offset}, advancing the position.
+   */
+  public static void pwriteFully(int fd, ByteBuffer direct, long offset) throws IOException {
+    long base = address(direct);
+    long at = offset;
+    while (direct.hasRemaining()) {
+      long n = LibC.pwrite(fd, base + direct.position(), direct.remaining(), at);
+      if (n < 0) {
+        if (Native.getLastError() == Errno.EINTR.number()) {
+          continue;
+        }
+        throw fail("pwrite", fd, null);
+      }
+      direct.position(direct.position() + (int) n);
+      at += n;
+    }
+  }
+
   /** int ftruncate(int fd, off_t length); */
   public static void ftruncate(int fd, long length) throws IOException {
     if (LibC.ftruncate(fd, length) != 0) {

@@ -1,0 +1,710 @@
+package io.layerd.unpack;
+
+import io.layerd.sys.DirEntry;
+import io.layerd.sys.Errno;
+import io.layerd.sys.Fd;
+import io.layerd.sys.Names;
+import io.layerd.sys.NativeFailure;
+import io.layerd.sys.Stat;
+import io.layerd.sys.Sys;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * Applies a layer (a tar stream, compressed or not) to a directory, as the OCI image spec's layer
+ * rules say, without ever writing outside that directory.
+ *
+ * <p>Every path is resolved under the root with directory descriptors ({@link RootedTree}): an
+ * absolute symlink resolves as if the root were "/", ".." stops at the root, a hardlink's target is
+ * resolved in the root without following its last component, and owners, modes, xattrs and times
+ * are set on descriptors or with AT_SYMLINK_NOFOLLOW, never through a symlink. An existing entry in
+ * the way is unlinked before the new one is made (a directory over a directory is kept), so nothing
+ * is ever written through an existing symlink or hardlink.
+ *
+ * <p>Instances are immutable and thread-safe; use {@link #builder()}.
+ */
+public final class LayerApplier {
+  private static final byte[] WH = {'.', 'w', 'h', '.'};
+  private static final byte[] OPAQUE = Names.bytes(".wh..wh..opq");
+  private static final byte[] AUFS_META = Names.bytes(".wh..wh.");
+  private static final int MAX_WARNINGS = 200;
+
+  private final WhiteoutMode whiteouts;
+  private final OverlayXattrs overlayXattrs;
+  private final OwnerMapper owners;
+  private final boolean strictDevices;
+  private final boolean sync;
+
+  private LayerApplier(Builder b) {
+    this.whiteouts = b.whiteouts;
+    this.overlayXattrs = b.overlayXattrs;
+    this.owners = b.owners;
+    this.strictDevices = b.strictDevices;
+    this.sync = b.sync;
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** Options of an applier; every one has a default that suits a plain directory. */
+  public static final class Builder {
+    private WhiteoutMode whiteouts = WhiteoutMode.APPLY;
+    private OverlayXattrs overlayXattrs = OverlayXattrs.TRUSTED;
+    private OwnerMapper owners = Sys.geteuid() == 0 ? OwnerMapper.identity() : OwnerMapper.keep();
+    private boolean strictDevices;
+    private boolean sync;
+
+    private Builder() {}
+
+    /** How whiteouts are applied (default: APPLY). */
+    public Builder whiteouts(WhiteoutMode mode) {
+      this.whiteouts = Objects.requireNonNull(mode);
+      return this;
+    }
+
+    /** Which xattr namespace OVERLAY whiteouts use (default: TRUSTED). */
+    public Builder overlayXattrs(OverlayXattrs x) {
+      this.overlayXattrs = Objects.requireNonNull(x);
+      return this;
+    }
+
+    /**
+     * How tar owners become chown ids (default: identity as root or in a user namespace, keep
+     * otherwise).
+     */
+    public Builder owners(OwnerMapper mapper) {
+      this.owners = Objects.requireNonNull(mapper);
+      return this;
+    }
+
+    /** Fail on a device node that cannot be made, instead of skipping and counting it. */
+    public Builder strictDevices(boolean strict) {
+      this.strictDevices = strict;
+      return this;
+    }
+
+    /** Flush the target's filesystem (syncfs) before returning. */
+    public Builder sync(boolean sync) {
+      this.sync = sync;
+      return this;
+    }
+
+    public LayerApplier build() {
+      return new LayerApplier(this);
+    }
+  }
+
+  /** What the caller expects of a layer; null fields are not checked. */
+  public record Expect(String digest, String diffId) {
+    public static final Expect NOTHING = new Expect(null, null);
+  }
+
+  /** Applies a layer to the directory {@code target}, which must exist. */
+  public ApplyResult apply(String layerName, InputStream layer, Path target, Expect expect)
+      throws IOException {
+    try (Fd root = Sys.openDirectory(target.toString())) {
+      return apply(layerName, layer, root.get(), expect);
+    }
+  }
+
+  /**
+   * Applies a layer to the directory open as {@code rootFd}. On failure the target may hold part of
+   * the layer: callers that must not show a half-made layer apply into a staging directory.
+   */
+  public ApplyResult apply(String layerName, InputStream layer, int rootFd, Expect expect)
+      throws IOException {
+    Run run = new Run(layerName, rootFd);
+    try (LayerStream stream = LayerStream.open(layer);
+        RootedTree tree = new RootedTree(rootFd, run::implied)) {
+      run.tree = tree;
+      TarReader reader = new TarReader(stream.tar());
+      TarEntry e = null;
+      try {
+        while ((e = reader.next()) != null) {
+          run.entries++;
+          run.apply(e, reader);
+        }
+        e = null;
+        run.finishDirectoryTimes();
+      } catch (LayerApplyException ex) {
+        throw ex;
+      } catch (InvalidArchiveException ex) {
+        throw new LayerApplyException(layerName, null, ex.offset(), ex);
+      } catch (IOException ex) {
+        throw new LayerApplyException(
+            layerName, e == null ? null : e.displayName(), e == null ? -1 : e.offset(), ex);
+      } catch (RuntimeException ex) {
+        throw new LayerApplyException(
+            layerName,
+            e == null ? null : e.displayName(),
+            e == null ? -1 : e.offset(),
+            new IOException(ex.toString(), ex));
+      }
+      LayerStream.Digests d;
+      try {
+        d = stream.finish();
+      } catch (IOException ex) {
+        throw new LayerApplyException(layerName, null, -1, ex);
+      }
+      check(layerName, "digest", expect.digest(), d.digest());
+      check(layerName, "diffID", expect.diffId(), d.diffId());
+      if (sync) {
+        Sys.syncfs(rootFd);
+      }
+      return new ApplyResult(
+          layerName,
+          d.compression(),
+          run.entries,
+          d.compressedSize(),
+          d.uncompressedSize(),
+          d.digest(),
+          d.diffId(),
+          run.files,
+          run.dirs,
+          run.symlinks,
+          run.hardlinks,
+          run.whiteoutCount,
+          run.skippedDevices,
+          run.refusedXattrs,
+          run.keptOwners,
+          run.warnings);
+    }
+  }
+
+  private static void check(String layer, String what, String expected, String actual)
+      throws LayerApplyException {
+    if (expected != null && !expected.equalsIgnoreCase(actual)) {
+      throw new LayerApplyException(
+          layer,
+          null,
+          -1,
+          new IOException(
+              what
+                  + " mismatch: expected "
+                  + expected
+                  + " but the layer's bytes give "
+                  + actual
+                  + " (a corrupt or substituted layer)"));
+    }
+  }
+
+  /** One application: the mutable state of applying one layer. */
+  private final class Run {
+    final String layer;
+    final int rootFd;
+    RootedTree tree;
+    final Set<String> created = new HashSet<>();
+    final List<DirTime> dirTimes = new ArrayList<>();
+    final List<String> warnings = new ArrayList<>();
+    final ByteBuffer buffer = ByteBuffer.allocateDirect(1 << 20);
+    final byte[] heap = new byte[1 << 20];
+    long entries;
+    long files;
+    long dirs;
+    long symlinks;
+    long hardlinks;
+    long whiteoutCount;
+    long skippedDevices;
+    long refusedXattrs;
+    long keptOwners;
+
+    Run(String layer, int rootFd) {
+      this.layer = layer;
+      this.rootFd = rootFd;
+    }
+
+    void warn(String w) {
+      if (warnings.size() < MAX_WARNINGS) {
+        warnings.add(w);
+      } else if (warnings.size() == MAX_WARNINGS) {
+        warnings.add("(further warnings not shown)");
+      }
+    }
+
+    /** A directory made because an entry's parent was missing: 0755 and root's owner. */
+    void implied(int parentFd, byte[] name) throws IOException {
+      Sys.fchmodat(parentFd, name, 0755, 0);
+      long uid = owners.rootUid();
+      long gid = owners.rootGid();
+      if (uid != OwnerMapper.KEEP || gid != OwnerMapper.KEEP) {
+        Sys.fchownat(parentFd, name, uid, gid, Sys.AT_SYMLINK_NOFOLLOW);
+      }
+    }
+
+    void apply(TarEntry e, TarReader reader) throws IOException {
+      List<byte[]> comps = clean(e.name());
+      if (comps.isEmpty()) {
+        if (e.type() == TarEntry.Type.DIRECTORY) {
+          applyRoot(e);
+        } else if (e.name().length > 0) {
+          warn("ignored " + e.type() + " entry '" + e.displayName() + "' naming the root");
+        }
+        return;
+      }
+      byte[] leaf = comps.get(comps.size() - 1);
+      int n = comps.size() - 1;
+      if (whiteouts != WhiteoutMode.KEEP && startsWith(leaf, WH)) {
+        whiteout(e, comps, leaf);
+        return;
+      }
+      switch (e.type()) {
+        case DIRECTORY:
+          directory(e, comps, leaf, n);
+          break;
+        case FILE:
+          file(e, comps, leaf, n, reader);
+          break;
+        case SYMLINK:
+          symlink(e, comps, leaf, n);
+          break;
+        case HARDLINK:
+          hardlink(e, comps, leaf, n);
+          break;
+        case CHAR_DEVICE:
+        case BLOCK_DEVICE:
+        case FIFO:
+          node(e, comps, leaf, n);
+          break;
+        case UNKNOWN:
+        default:
+          warn("skipped '" + e.displayName() + "': an entry type layerd does not apply");
+          break;
+      }
+    }
+
+    /** Makes room for a new entry: removes what is there unless both are directories. */
+    Stat clear(int pfd, byte[] leaf, boolean keepDirectory) throws IOException {
+      Stat old = RootedTree.statOrNull(pfd, leaf);
+      if (old == null) {
+        return null;
+      }
+      if (keepDirectory && old.isDirectory()) {
+        return old;
+      }
+      if (RootedTree.removeAll(pfd, leaf)) {
+        tree.invalidate();
+      }
+      return null;
+    }
+
+    void directory(TarEntry e, List<byte[]> comps, byte[] leaf, int n) throws IOException {
+      int pfd = tree.dir(comps, n, true);
+      Stat old = clear(pfd, leaf, true);
+      if (old == null) {
+        Sys.mkdirat(pfd, leaf, 0700);
+      }
+      try (Fd fd =
+          new Fd(Sys.openat(pfd, leaf, Sys.O_RDONLY | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0))) {
+        ownModeXattrs(e, fd.get());
+      }
+      created.add(RootedTree.key(comps, comps.size()));
+      dirTimes.add(new DirTime(comps, e));
+      dirs++;
+    }
+
+    void applyRoot(TarEntry e) throws IOException {
+      ownModeXattrs(e, rootFd);
+      dirTimes.add(new DirTime(List.of(), e));
+    }
+
+    void file(TarEntry e, List<byte[]> comps, byte[] leaf, int n, TarReader reader)
+        throws IOException {
+      int pfd = tree.dir(comps, n, true);
+      clear(pfd, leaf, false);
+      try (Fd fd =
+          new Fd(
+              Sys.openat(
+                  pfd, leaf, Sys.O_WRONLY | Sys.O_CREAT | Sys.O_EXCL | Sys.O_NOFOLLOW, 0600))) {
+        writeContent(e, fd.get(), reader);
+        ownModeXattrs(e, fd.get());
+        Sys.futimens(fd.get(), e.atimeSec(), e.atimeNsec(), e.mtimeSec(), e.mtimeNsec());
+      }
+      created.add(RootedTree.key(comps, comps.size()));
+      files++;
+    }
+
+    void writeContent(TarEntry e, int fd, TarReader reader) throws IOException {
+      if (e.sparse() == null) {
+        copy(fd, reader, Long.MAX_VALUE, -1);
+        return;
+      }
+      // A sparse file: each data segment at its offset, the holes left as holes.
+      for (long[] seg : e.sparse()) {
+        copy(fd, reader, seg[1], seg[0]);
+      }
+      Sys.ftruncate(fd, e.size());
+    }
+
+    /** Copies up to {@code limit} bytes of entry data, at {@code at} (or the file offset if -1). */
+    void copy(int fd, TarReader reader, long limit, long at) throws IOException {
+      long left = limit;
+      long pos = at;
+      while (left > 0) {
+        int want = (int) Math.min(heap.length, left);
+        int r = reader.read(heap, 0, want);
+        if (r < 0) {
+          if (limit != Long.MAX_VALUE) {
+            throw new InvalidArchiveException("a sparse segment is cut short", reader.position());
+          }
+          return;
+        }
+        buffer.clear();
+        buffer.put(heap, 0, r);
+        buffer.flip();
+        if (pos < 0) {
+          Sys.writeFully(fd, buffer);
+        } else {
+          Sys.pwriteFully(fd, buffer, pos);
+          pos += r;
+        }
+        left -= r;
+      }
+    }
+
+    void symlink(TarEntry e, List<byte[]> comps, byte[] leaf, int n) throws IOException {
+      int pfd = tree.dir(comps, n, true);
+      clear(pfd, leaf, false);
+      Sys.symlinkat(e.linkName(), pfd, leaf);
+      tree.invalidate(); // a lookup cached through this name would now resolve differently
+      chownAt(e, pfd, leaf);
+      xattrsAt(e, pfd, leaf);
+      Sys.utimensat(
+          pfd,
+          leaf,
+          e.atimeSec(),
+          e.atimeNsec(),
+          e.mtimeSec(),
+          e.mtimeNsec(),
+          Sys.AT_SYMLINK_NOFOLLOW);
+      created.add(RootedTree.key(comps, comps.size()));
+      symlinks++;
+    }
+
+    void hardlink(TarEntry e, List<byte[]> comps, byte[] leaf, int n) throws IOException {
+      List<byte[]> target = clean(e.linkName());
+      if (target.isEmpty()) {
+        throw new InvalidArchiveException(
+            "hardlink '" + e.displayName() + "' points at the root", e.offset());
+      }
+      int pfd = tree.dir(comps, n, true);
+      int tpfd = tree.dir(target, target.size() - 1, false);
+      byte[] tleaf = target.get(target.size() - 1);
+      Stat tst = tpfd < 0 ? null : RootedTree.statOrNull(tpfd, tleaf);
+      if (tst == null) {
+        throw new InvalidArchiveException(
+            "hardlink '"
+                + e.displayName()
+                + "' points at '"
+                + e.displayLinkName()
+                + "', which does not exist (in this layer before it, or in the layers below)",
+            e.offset());
+      }
+      if (tst.isDirectory()) {
+        throw new InvalidArchiveException(
+            "hardlink '"
+                + e.displayName()
+                + "' points at the directory '"
+                + e.displayLinkName()
+                + "'",
+            e.offset());
+      }
+      // pfd may have been evicted by the second lookup only if the cache was invalidated, which
+      // lookups never do; look it up again to be sure it is the live descriptor.
+      pfd = tree.dir(comps, n, true);
+      Stat old = RootedTree.statOrNull(pfd, leaf);
+      if (old != null && old.dev() == tst.dev() && old.ino() == tst.ino()) {
+        hardlinks++;
+        return; // already that very file
+      }
+      clear(pfd, leaf, false);
+      Sys.linkat(tpfd < 0 ? rootFd : tpfd, tleaf, pfd, leaf, 0);
+      created.add(RootedTree.key(comps, comps.size()));
+      hardlinks++;
+    }
+
+    void node(TarEntry e, List<byte[]> comps, byte[] leaf, int n) throws IOException {
+      int pfd = tree.dir(comps, n, true);
+      clear(pfd, leaf, false);
+      int type =
+          e.type() == TarEntry.Type.CHAR_DEVICE
+              ? Sys.S_IFCHR
+              : e.type() == TarEntry.Type.BLOCK_DEVICE ? Sys.S_IFBLK : Sys.S_IFIFO;
+      try {
+        Sys.mknodat(pfd, leaf, type | (e.permissions() & 0777), e.devMajor(), e.devMinor());
+      } catch (IOException ex) {
+        if (!strictDevices && type != Sys.S_IFIFO && NativeFailure.errnoOf(ex) == Errno.EPERM) {
+          skippedDevices++;
+          warn(
+              "skipped device '"
+                  + e.displayName()
+                  + "' ("
+                  + e.devMajor()
+                  + ","
+                  + e.devMinor()
+                  + "): mknod is not permitted here (a user namespace)");
+          return;
+        }
+        throw ex;
+      }
+      chownAt(e, pfd, leaf);
+      Sys.fchmodat(pfd, leaf, e.permissions(), 0);
+      xattrsAt(e, pfd, leaf);
+      Sys.utimensat(
+          pfd,
+          leaf,
+          e.atimeSec(),
+          e.atimeNsec(),
+          e.mtimeSec(),
+          e.mtimeNsec(),
+          Sys.AT_SYMLINK_NOFOLLOW);
+      created.add(RootedTree.key(comps, comps.size()));
+    }
+
+    // ------------------------------------------------------------------ whiteouts
+
+    void whiteout(TarEntry e, List<byte[]> comps, byte[] leaf) throws IOException {
+      whiteoutCount++;
+      int n = comps.size() - 1;
+      if (Arrays.equals(leaf, OPAQUE)) {
+        opaque(e, comps, n);
+        return;
+      }
+      if (startsWith(leaf, AUFS_META)) {
+        return; // AUFS metadata (.wh..wh.plnk, .wh..wh.aufs): not content
+      }
+      byte[] victim = Arrays.copyOfRange(leaf, WH.length, leaf.length);
+      if (victim.length == 0 || Names.isDot(victim) || Names.isDotDot(victim)) {
+        throw new InvalidArchiveException(
+            "invalid whiteout '" + e.displayName() + "': it names no file in its directory",
+            e.offset());
+      }
+      if (whiteouts == WhiteoutMode.OVERLAY) {
+        int pfd = tree.dir(comps, n, false);
+        if (pfd < 0) {
+          return; // e.g. ".wh.foo" then "foo/.wh.bar": foo is already a whiteout
+        }
+        clear(pfd, victim, false);
+        Sys.mknodat(pfd, victim, Sys.S_IFCHR, 0, 0);
+        chownAt(e, pfd, victim);
+        return;
+      }
+      List<byte[]> victimPath = new ArrayList<>(comps.subList(0, n));
+      victimPath.add(victim);
+      if (created.contains(RootedTree.key(victimPath, victimPath.size()))) {
+        return; // a whiteout hides lower layers only, never its own layer's files
+      }
+      int pfd = tree.dir(comps, n, false);
+      if (pfd < 0) {
+        return; // the parent is not there (or not a directory): nothing to hide
+      }
+      Stat parent = Sys.fstat(pfd);
+      if (RootedTree.removeAll(pfd, victim)) {
+        tree.invalidate();
+      }
+      keepTimes(pfd, parent);
+    }
+
+    void opaque(TarEntry e, List<byte[]> comps, int n) throws IOException {
+      int dfd = tree.dir(comps, n, true);
+      if (whiteouts == WhiteoutMode.OVERLAY) {
+        setXattr(e, dfd, null, overlayXattrs.opaque(), new byte[] {'y'});
+        return;
+      }
+      String dirKey = RootedTree.key(comps, n);
+      Stat before = Sys.fstat(dfd);
+      try (Fd d = new Fd(Sys.openat(dfd, new byte[] {'.'}, Sys.O_RDONLY | Sys.O_DIRECTORY, 0))) {
+        boolean removed = false;
+        for (DirEntry child : Sys.readDirectory(d.get())) {
+          String childKey =
+              dirKey.isEmpty()
+                  ? new String(child.name(), StandardCharsets.ISO_8859_1)
+                  : dirKey + "/" + new String(child.name(), StandardCharsets.ISO_8859_1);
+          if (!created.contains(childKey)) {
+            removed |= RootedTree.removeAll(d.get(), child.name());
+          }
+        }
+        if (removed) {
+          tree.invalidate();
+        }
+        keepTimes(d.get(), before);
+      }
+    }
+
+    /** Puts a directory's times back after a whiteout removed something from it. */
+    void keepTimes(int dirFd, Stat before) throws IOException {
+      Sys.utimensat(
+          dirFd,
+          new byte[0],
+          before.atimeSec(),
+          before.atimeNsec(),
+          before.mtimeSec(),
+          before.mtimeNsec(),
+          Sys.AT_EMPTY_PATH);
+    }
+
+    // ------------------------------------------------------------------ attributes
+
+    /** Owner, then mode (chown clears setuid/setgid), then xattrs (chown clears capabilities). */
+    void ownModeXattrs(TarEntry e, int fd) throws IOException {
+      long uid = owners.uid(e.uid(), e);
+      long gid = owners.gid(e.gid(), e);
+      if (uid == OwnerMapper.KEEP || gid == OwnerMapper.KEEP) {
+        keptOwners++;
+      }
+      if (uid != OwnerMapper.KEEP || gid != OwnerMapper.KEEP) {
+        chown(e, () -> Sys.fchownat(fd, new byte[0], uid, gid, Sys.AT_EMPTY_PATH), uid, gid);
+      }
+      Sys.fchmod(fd, e.permissions());
+      for (Map.Entry<String, byte[]> x : e.xattrs().entrySet()) {
+        setXattr(e, fd, null, x.getKey(), x.getValue());
+      }
+    }
+
+    void chownAt(TarEntry e, int pfd, byte[] leaf) throws IOException {
+      long uid = owners.uid(e.uid(), e);
+      long gid = owners.gid(e.gid(), e);
+      if (uid == OwnerMapper.KEEP || gid == OwnerMapper.KEEP) {
+        keptOwners++;
+      }
+      if (uid != OwnerMapper.KEEP || gid != OwnerMapper.KEEP) {
+        chown(e, () -> Sys.fchownat(pfd, leaf, uid, gid, Sys.AT_SYMLINK_NOFOLLOW), uid, gid);
+      }
+    }
+
+    void chown(TarEntry e, IoAction action, long uid, long gid) throws IOException {
+      try {
+        action.run();
+      } catch (IOException ex) {
+        if (NativeFailure.errnoOf(ex) == Errno.EINVAL) {
+          throw new IOException(
+              "cannot give '"
+                  + e.displayName()
+                  + "' the owner "
+                  + uid
+                  + ":"
+                  + gid
+                  + ": this user namespace does not map that id (chown: EINVAL). Map more"
+                  + " subordinate ids (/etc/subuid, /etc/subgid) or choose --on-unmapped-id",
+              ex);
+        }
+        throw ex;
+      }
+    }
+
+    void xattrsAt(TarEntry e, int pfd, byte[] leaf) throws IOException {
+      for (Map.Entry<String, byte[]> x : e.xattrs().entrySet()) {
+        setXattr(e, pfd, leaf, x.getKey(), x.getValue());
+      }
+    }
+
+    /** Sets one xattr on a descriptor (leaf null) or on a name in a directory, not following. */
+    void setXattr(TarEntry e, int fd, byte[] leaf, String name, byte[] value) throws IOException {
+      String stored =
+          whiteouts == WhiteoutMode.OVERLAY && !name.equals(overlayXattrs.opaque())
+              ? overlayXattrs.escape(name)
+              : name;
+      try {
+        if (leaf == null) {
+          Sys.fsetxattr(fd, stored, value, 0);
+        } else {
+          Sys.lsetxattrAt(fd, leaf, stored, value, 0);
+        }
+      } catch (IOException ex) {
+        Errno errno = NativeFailure.errnoOf(ex);
+        if (errno == Errno.EPERM || errno == Errno.EOPNOTSUPP || errno == Errno.EACCES) {
+          refusedXattrs++;
+          warn(
+              "xattr "
+                  + stored
+                  + " on '"
+                  + e.displayName()
+                  + "' refused by the target ("
+                  + errno.name()
+                  + ")");
+          return;
+        }
+        throw ex;
+      }
+    }
+
+    void finishDirectoryTimes() throws IOException {
+      for (int i = dirTimes.size() - 1; i >= 0; i--) {
+        DirTime t = dirTimes.get(i);
+        TarEntry e = t.entry;
+        if (t.comps.isEmpty()) {
+          Sys.futimens(rootFd, e.atimeSec(), e.atimeNsec(), e.mtimeSec(), e.mtimeNsec());
+          continue;
+        }
+        int n = t.comps.size() - 1;
+        int pfd = tree.dir(t.comps, n, false);
+        if (pfd < 0) {
+          continue;
+        }
+        byte[] leaf = t.comps.get(n);
+        Stat st = RootedTree.statOrNull(pfd, leaf);
+        if (st == null || !st.isDirectory()) {
+          continue; // replaced or removed by a later entry
+        }
+        Sys.utimensat(
+            pfd,
+            leaf,
+            e.atimeSec(),
+            e.atimeNsec(),
+            e.mtimeSec(),
+            e.mtimeNsec(),
+            Sys.AT_SYMLINK_NOFOLLOW);
+      }
+    }
+  }
+
+  private record DirTime(List<byte[]> comps, TarEntry entry) {}
+
+  @FunctionalInterface
+  private interface IoAction {
+    void run() throws IOException;
+  }
+
+  /**
+   * The components of an entry name, cleaned as if rooted at "/": empty and "." components dropped,
+   * ".." removing the one before it and never climbing above the root.
+   */
+  static List<byte[]> clean(byte[] name) {
+    List<byte[]> out = new ArrayList<>();
+    for (byte[] c : Names.split(name)) {
+      if (Names.isDot(c)) {
+        continue;
+      }
+      if (Names.isDotDot(c)) {
+        if (!out.isEmpty()) {
+          out.remove(out.size() - 1);
+        }
+        continue;
+      }
+      out.add(c);
+    }
+    return out;
+  }
+
+  private static boolean startsWith(byte[] s, byte[] prefix) {
+    if (s.length < prefix.length) {
+      return false;
+    }
+    for (int i = 0; i < prefix.length; i++) {
+      if (s[i] != prefix[i]) {
+        return false;
+      }
+    }
+    return true;
+  }
+}

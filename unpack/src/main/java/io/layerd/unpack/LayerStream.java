@@ -1,0 +1,131 @@
+package io.layerd.unpack;
+
+import java.io.BufferedInputStream;
+import java.io.FilterInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+
+/**
+ * A layer's bytes as they stream in: detects the compression, and computes while reading the digest
+ * and size of the stream as given (the blob digest) and of the uncompressed tar (the diffID). Call
+ * {@link #finish()} after the tar's end: it reads what is left of both streams (the diffID covers
+ * any bytes after the end-of-archive blocks) and returns the digests.
+ */
+public final class LayerStream implements AutoCloseable {
+  private final Counting raw;
+  private final Counting tar;
+  private final Compression compression;
+
+  private LayerStream(InputStream source) throws IOException {
+    this.raw = new Counting(source);
+    BufferedInputStream buffered = new BufferedInputStream(raw, 65536);
+    this.compression = Compression.detect(buffered);
+    InputStream plain = compression.decompress(buffered);
+    this.tar = new Counting(plain);
+  }
+
+  /** Wraps a layer's bytes. The caller keeps ownership of {@code source}. */
+  public static LayerStream open(InputStream source) throws IOException {
+    return new LayerStream(source);
+  }
+
+  public Compression compression() {
+    return compression;
+  }
+
+  /** The uncompressed tar stream. */
+  public InputStream tar() {
+    return tar;
+  }
+
+  /** Reads both streams to their ends and returns what they were. */
+  public Digests finish() throws IOException {
+    tar.drain();
+    raw.drain();
+    String diffId = "sha256:" + HexFormat.of().formatHex(tar.digest.digest());
+    String digest = "sha256:" + HexFormat.of().formatHex(raw.digest.digest());
+    return new Digests(compression, digest, raw.count, diffId, tar.count);
+  }
+
+  @Override
+  public void close() throws IOException {
+    if (compression != Compression.NONE) {
+      tar.close();
+    }
+  }
+
+  /** What a layer stream turned out to be. */
+  public record Digests(
+      Compression compression,
+      String digest,
+      long compressedSize,
+      String diffId,
+      long uncompressedSize) {}
+
+  static MessageDigest sha256() {
+    try {
+      return MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("the JDK has no SHA-256", e);
+    }
+  }
+
+  /** Counts and digests every byte read through it. */
+  private static final class Counting extends FilterInputStream {
+    final MessageDigest digest = sha256();
+    long count;
+
+    Counting(InputStream in) {
+      super(in);
+    }
+
+    @Override
+    public int read() throws IOException {
+      int b = super.read();
+      if (b >= 0) {
+        digest.update((byte) b);
+        count++;
+      }
+      return b;
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) throws IOException {
+      int n = super.read(b, off, len);
+      if (n > 0) {
+        digest.update(b, off, n);
+        count += n;
+      }
+      return n;
+    }
+
+    @Override
+    public long skip(long n) throws IOException {
+      byte[] buf = new byte[8192];
+      long done = 0;
+      while (done < n) {
+        int r = read(buf, 0, (int) Math.min(buf.length, n - done));
+        if (r < 0) {
+          break;
+        }
+        done += r;
+      }
+      return done;
+    }
+
+    @Override
+    public boolean markSupported() {
+      return false;
+    }
+
+    void drain() throws IOException {
+      byte[] buf = new byte[65536];
+      while (read(buf, 0, buf.length) >= 0) {
+        // digest everything that is left
+      }
+    }
+  }
+}

@@ -1,0 +1,58 @@
+package io.layerd.unpack;
+
+import java.io.IOException;
+
+/**
+ * Turns the owner a tar entry states into the ids the applier passes to chown. Implementations may
+ * throw (an unmapped id under a "fail" policy) or answer {@link #KEEP} to leave the owner as the
+ * file was created.
+ */
+public interface OwnerMapper {
+  /** Leave this id as it is. */
+  long KEEP = -1;
+
+  /** The uid to chown to, or {@link #KEEP}. */
+  long uid(long containerUid, TarEntry entry) throws IOException;
+
+  /** The gid to chown to, or {@link #KEEP}. */
+  long gid(long containerGid, TarEntry entry) throws IOException;
+
+  /** The owner of directories the applier makes for entries whose parents are missing. */
+  default long rootUid() throws IOException {
+    return uid(0, null);
+  }
+
+  default long rootGid() throws IOException {
+    return gid(0, null);
+  }
+
+  /** Chown to exactly the ids in the tar (real root, or a user namespace mapping all of them). */
+  static OwnerMapper identity() {
+    return new OwnerMapper() {
+      @Override
+      public long uid(long containerUid, TarEntry entry) {
+        return containerUid;
+      }
+
+      @Override
+      public long gid(long containerGid, TarEntry entry) {
+        return containerGid;
+      }
+    };
+  }
+
+  /** Never chown: every file keeps the caller's ids (a plain unprivileged user, like tar). */
+  static OwnerMapper keep() {
+    return new OwnerMapper() {
+      @Override
+      public long uid(long containerUid, TarEntry entry) {
+        return KEEP;
+      }
+
+      @Override
+      public long gid(long containerGid, TarEntry entry) {
+        return KEEP;
+      }
+    };
+  }
+}

@@ -1,0 +1,269 @@
+package io.layerd.unpack;
+
+import io.layerd.sys.DirEntry;
+import io.layerd.sys.Errno;
+import io.layerd.sys.Names;
+import io.layerd.sys.NativeFailure;
+import io.layerd.sys.Stat;
+import io.layerd.sys.Sys;
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Directories inside a root, found without ever leaving it. Every lookup resolves symlinks as if
+ * the root were "/" (openat2 RESOLVE_IN_ROOT, or the same rules walked by hand when parents must be
+ * made), and hands out descriptors of directories, never paths. Descriptors are cached; a
+ * descriptor returned by {@link #dir} stays valid until the next call of {@link #dir}.
+ */
+final class RootedTree implements Closeable {
+  /** Called for each directory this tree makes because an entry's parent was missing. */
+  interface ImpliedDir {
+    void made(int parentFd, byte[] name) throws IOException;
+  }
+
+  private static final int MAX_SYMLINKS = 40;
+  private static final int CACHE = 256;
+
+  private final int rootFd;
+  private final ImpliedDir implied;
+  private final List<Integer> toClose = new ArrayList<>();
+  private boolean stale;
+
+  private final LinkedHashMap<String, Integer> cache =
+      new LinkedHashMap<>(CACHE * 2, 0.75f, true) {
+        private static final long serialVersionUID = 1L;
+
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, Integer> eldest) {
+          if (size() > CACHE) {
+            toClose.add(eldest.getValue());
+            return true;
+          }
+          return false;
+        }
+      };
+
+  RootedTree(int rootFd, ImpliedDir implied) {
+    this.rootFd = rootFd;
+    this.implied = implied;
+  }
+
+  int rootFd() {
+    return rootFd;
+  }
+
+  /** Forget every cached directory (after a directory or symlink was removed or replaced). */
+  void invalidate() {
+    stale = true;
+  }
+
+  static String key(List<byte[]> comps, int n) {
+    StringBuilder sb = new StringBuilder();
+    for (int i = 0; i < n; i++) {
+      if (i > 0) {
+        sb.append('/');
+      }
+      sb.append(new String(comps.get(i), StandardCharsets.ISO_8859_1));
+    }
+    return sb.toString();
+  }
+
+  /**
+   * The directory named by the first {@code n} components, resolved in the root. With {@code
+   * create}, missing directories are made (and a non-directory in the way is replaced by one);
+   * without, returns -1 when the path does not lead to a directory.
+   */
+  int dir(List<byte[]> comps, int n, boolean create) throws IOException {
+    flush();
+    if (n == 0) {
+      return rootFd;
+    }
+    String key = key(comps, n);
+    Integer hit = cache.get(key);
+    if (hit != null) {
+      return hit;
+    }
+    int fd;
+    byte[] path = Names.join(comps.subList(0, n));
+    try {
+      fd = Sys.openInRoot(rootFd, path, Sys.O_PATH | Sys.O_DIRECTORY, 0);
+    } catch (IOException e) {
+      Errno errno = NativeFailure.errnoOf(e);
+      if (!create && (errno == Errno.ENOENT || errno == Errno.ENOTDIR || errno == Errno.ELOOP)) {
+        return -1;
+      }
+      if (errno != Errno.ENOENT && errno != Errno.ENOTDIR) {
+        throw e;
+      }
+      fd = walkCreating(comps.subList(0, n));
+    }
+    cache.put(key, fd);
+    flush();
+    return fd;
+  }
+
+  private void flush() {
+    if (stale) {
+      for (int fd : cache.values()) {
+        Sys.closeQuietly(fd);
+      }
+      cache.clear();
+      stale = false;
+    }
+    for (int fd : toClose) {
+      Sys.closeQuietly(fd);
+    }
+    toClose.clear();
+  }
+
+  /** The RESOLVE_IN_ROOT walk, making what is missing. Returns a new O_PATH descriptor. */
+  private int walkCreating(List<byte[]> comps) throws IOException {
+    Deque<byte[]> rest = new ArrayDeque<>(comps);
+    Deque<Integer> stack = new ArrayDeque<>();
+    int links = 0;
+    try {
+      while (!rest.isEmpty()) {
+        int cur = stack.isEmpty() ? rootFd : stack.peek();
+        byte[] c = rest.poll();
+        if (Names.isDot(c)) {
+          continue;
+        }
+        if (Names.isDotDot(c)) {
+          if (!stack.isEmpty()) {
+            Sys.closeQuietly(stack.pop());
+          }
+          continue;
+        }
+        Stat st = statOrNull(cur, c);
+        if (st != null && st.isSymlink()) {
+          if (++links > MAX_SYMLINKS) {
+            throw io.layerd.sys.SysException.of(
+                "resolve", Errno.ELOOP.number(), Sys.where(cur, c), null);
+          }
+          byte[] target = Sys.readlinkat(cur, c);
+          List<byte[]> parts = Names.split(target);
+          for (int i = parts.size() - 1; i >= 0; i--) {
+            rest.push(parts.get(i));
+          }
+          if (target.length > 0 && target[0] == '/') {
+            while (!stack.isEmpty()) {
+              Sys.closeQuietly(stack.pop());
+            }
+          }
+          continue;
+        }
+        if (st != null && !st.isDirectory()) {
+          // A file, device or fifo stands where a directory must be: it becomes one.
+          Sys.unlinkat(cur, c, 0);
+          st = null;
+        }
+        if (st == null) {
+          Sys.mkdirat(cur, c, 0755);
+          implied.made(cur, c);
+        }
+        stack.push(Sys.openat(cur, c, Sys.O_PATH | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0));
+      }
+      return stack.isEmpty() ? Sys.openat(rootFd, new byte[] {'.'}, Sys.O_PATH, 0) : stack.pop();
+    } finally {
+      while (!stack.isEmpty()) {
+        Sys.closeQuietly(stack.pop());
+      }
+    }
+  }
+
+  /** lstat of a name in a directory, or null when there is none. */
+  static Stat statOrNull(int dirFd, byte[] name) throws IOException {
+    try {
+      return Sys.fstatat(dirFd, name, Sys.AT_SYMLINK_NOFOLLOW);
+    } catch (IOException e) {
+      if (NativeFailure.errnoOf(e) == Errno.ENOENT) {
+        return null;
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Removes {@code name} in a directory and, for a directory, everything below it, never following
+   * a symlink. Iterative, so that a hostile depth cannot overflow the stack. Returns true when it
+   * removed a directory or a symlink (cached lookups may then be stale).
+   */
+  static boolean removeAll(int dirFd, byte[] name) throws IOException {
+    Stat st = statOrNull(dirFd, name);
+    if (st == null) {
+      return false;
+    }
+    if (!st.isDirectory()) {
+      Sys.unlinkat(dirFd, name, 0);
+      return st.isSymlink();
+    }
+    final class Frame {
+      final int parent;
+      final byte[] name;
+      final int fd;
+      final Iterator<DirEntry> entries;
+
+      Frame(int parent, byte[] name, int fd) throws IOException {
+        this.parent = parent;
+        this.name = name;
+        this.fd = fd;
+        this.entries = Sys.readDirectory(fd).iterator();
+      }
+    }
+    Deque<Frame> stack = new ArrayDeque<>();
+    try {
+      stack.push(
+          new Frame(
+              dirFd,
+              name,
+              Sys.openat(dirFd, name, Sys.O_RDONLY | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0)));
+      while (!stack.isEmpty()) {
+        Frame f = stack.peek();
+        if (f.entries.hasNext()) {
+          DirEntry e = f.entries.next();
+          boolean isDir = e.type() == Sys.DT_DIR;
+          if (e.type() == Sys.DT_UNKNOWN) {
+            Stat s = statOrNull(f.fd, e.name());
+            if (s == null) {
+              continue;
+            }
+            isDir = s.isDirectory();
+          }
+          if (isDir) {
+            stack.push(
+                new Frame(
+                    f.fd,
+                    e.name(),
+                    Sys.openat(
+                        f.fd, e.name(), Sys.O_RDONLY | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0)));
+          } else {
+            Sys.unlinkat(f.fd, e.name(), 0);
+          }
+        } else {
+          stack.pop();
+          Sys.close(f.fd);
+          Sys.unlinkat(f.parent, f.name, Sys.AT_REMOVEDIR);
+        }
+      }
+    } finally {
+      while (!stack.isEmpty()) {
+        Sys.closeQuietly(stack.pop().fd);
+      }
+    }
+    return true;
+  }
+
+  @Override
+  public void close() {
+    stale = true;
+    flush();
+  }
+}
