@@ -8,8 +8,9 @@ import picocli.CommandLine.Command;
     name = "layerctl",
     mixinStandardHelpOptions = true,
     versionProvider = Main.Version.class,
-    description = "Unpack container layers and images into a directory, and check rootless set-ups.",
-    subcommands = {CommandLine.HelpCommand.class})
+    description =
+        "Unpack container layers and images into a directory, and check rootless set-ups.",
+    subcommands = {CommandLine.HelpCommand.class, UnpackCommand.class})
 public final class Main implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 

@@ -1,0 +1,160 @@
+package io.layerd.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import io.layerd.unpack.ApplyResult;
+import io.layerd.unpack.LayerApplier;
+import io.layerd.unpack.Staging;
+import io.layerd.unpack.WhiteoutMode;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code layerctl unpack LAYER... DEST}: applies layers in order into a directory. */
+@Command(
+    name = "unpack",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Apply layers (tar, gzip, zstd, xz or bzip2; '-' for standard input) in order into DEST.",
+      "When DEST does not exist the layers are applied in a sibling staging directory that is"
+          + " renamed to DEST only when every layer applied: a failure leaves no DEST behind."
+    })
+final class UnpackCommand implements Callable<Integer> {
+  @Spec picocli.CommandLine.Model.CommandSpec spec;
+
+  @Parameters(arity = "2..*", paramLabel = "LAYER... DEST", description = "Layers, then DEST.")
+  List<String> args = new ArrayList<>();
+
+  @Option(
+      names = "--whiteouts",
+      paramLabel = "MODE",
+      description =
+          "apply (delete whited-out paths; default), overlay (overlayfs form: 0/0 character"
+              + " devices and the opaque xattr) or keep (write .wh. files as they are).")
+  String whiteouts = "apply";
+
+  @Option(
+      names = "--digest",
+      paramLabel = "sha256:HEX",
+      description = "Expected digest of the layer as given; repeat once per layer, in order.")
+  List<String> digests = new ArrayList<>();
+
+  @Option(
+      names = "--diff-id",
+      paramLabel = "sha256:HEX",
+      description = "Expected digest of the uncompressed tar; repeat once per layer, in order.")
+  List<String> diffIds = new ArrayList<>();
+
+  @Option(names = "--sync", description = "Flush the destination's filesystem before exiting.")
+  boolean sync;
+
+  @Option(names = "--strict", description = "Fail on a device node that cannot be made.")
+  boolean strict;
+
+  @Option(names = "--json", description = "Print the result as JSON.")
+  boolean json;
+
+  @Option(names = "--overlay-xattrs", paramLabel = "trusted|user", hidden = true)
+  String overlayXattrs;
+
+  @Override
+  public Integer call() throws Exception {
+    List<String> layers = args.subList(0, args.size() - 1);
+    Path dest = Path.of(args.get(args.size() - 1));
+    if (digests.size() > layers.size() || diffIds.size() > layers.size()) {
+      throw new CliException(
+          "more --digest/--diff-id values than layers: give one per layer, in the layers' order",
+          2);
+    }
+    if (layers.stream().filter("-"::equals).count() > 1) {
+      throw new CliException("standard input ('-') can be given as a layer only once", 2);
+    }
+    for (String l : layers) {
+      if (!l.equals("-") && !Files.isReadable(Path.of(l))) {
+        throw new CliException("cannot read layer " + l + ": no such file or not readable", 2);
+      }
+    }
+    LayerApplier applier = Options.applier(parseWhiteouts(whiteouts), overlayXattrs, strict, sync);
+    List<ApplyResult> results =
+        Staging.into(
+            dest,
+            root -> {
+              List<ApplyResult> out = new ArrayList<>();
+              for (int i = 0; i < layers.size(); i++) {
+                String l = layers.get(i);
+                LayerApplier.Expect expect =
+                    new LayerApplier.Expect(
+                        i < digests.size() ? digests.get(i) : null,
+                        i < diffIds.size() ? diffIds.get(i) : null);
+                try (InputStream in = open(l)) {
+                  out.add(applier.apply(l.equals("-") ? "<stdin>" : l, in, root, expect));
+                }
+              }
+              return out;
+            });
+    print(spec.commandLine().getOut(), spec.commandLine().getErr(), dest, results, json);
+    return 0;
+  }
+
+  static WhiteoutMode parseWhiteouts(String s) {
+    switch (s.toLowerCase(Locale.ROOT)) {
+      case "apply":
+        return WhiteoutMode.APPLY;
+      case "overlay":
+        return WhiteoutMode.OVERLAY;
+      case "keep":
+        return WhiteoutMode.KEEP;
+      default:
+        throw new CliException("--whiteouts must be apply, overlay or keep, not '" + s + "'", 2);
+    }
+  }
+
+  private static InputStream open(String layer) throws IOException {
+    return layer.equals("-") ? System.in : Files.newInputStream(Path.of(layer));
+  }
+
+  static void print(
+      PrintWriter out, PrintWriter err, Path dest, List<ApplyResult> results, boolean json)
+      throws IOException {
+    if (json) {
+      Map<String, Object> doc = new LinkedHashMap<>();
+      doc.put("destination", dest.toAbsolutePath().toString());
+      doc.put("layers", results);
+      out.println(
+          new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(doc));
+    } else {
+      for (ApplyResult r : results) {
+        out.printf(
+            "%s: %s, %d entries (%d files, %d dirs, %d symlinks, %d hardlinks, %d whiteouts),"
+                + " diffID %s%n",
+            r.layer(),
+            r.compression().label(),
+            r.entries(),
+            r.files(),
+            r.directories(),
+            r.symlinks(),
+            r.hardlinks(),
+            r.whiteouts(),
+            r.diffId());
+        for (String w : r.warnings()) {
+          err.println("warning: " + r.layer() + ": " + w);
+        }
+      }
+      out.println("unpacked into " + dest);
+    }
+    out.flush();
+    err.flush();
+  }
+}
