@@ -1,0 +1,216 @@
+package io.layerd.engine;
+
+import io.layerd.engine.spi.Change;
+import io.layerd.sys.DirEntry;
+import io.layerd.sys.Names;
+import io.layerd.sys.Stat;
+import io.layerd.sys.Sys;
+import java.io.IOException;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The changes of one tree against another found by comparing them (Docker's "naive diff"): a path
+ * only in the new tree is added (and so is everything under it), a path only in the old one is
+ * deleted (only the top of a deleted subtree is listed), and a path in both is modified when its
+ * type, mode, owner, device number, xattrs or — for non-directories — size, mtime or link target
+ * differ. A directory that holds a change is listed as modified too, as Docker does, so that its
+ * attributes travel with the diff. Iterative: no depth overflows the stack.
+ */
+public final class TreeChanges {
+  private TreeChanges() {}
+
+  /** The changes, sorted by path, and the bytes of file content added or modified. */
+  public record Result(List<Change> changes, long size) {}
+
+  /** Compares the tree open as {@code newRoot} against {@code oldRoot} (-1: an empty tree). */
+  public static Result compare(int newRoot, int oldRoot) throws IOException {
+    List<Change> out = new ArrayList<>();
+    long[] size = {0};
+    Deque<Frame> stack = new ArrayDeque<>();
+    try {
+      stack.push(new Frame(newRoot, oldRoot, new byte[0], false));
+      while (!stack.isEmpty()) {
+        Frame f = stack.peek();
+        if (f.next < f.entries.size()) {
+          DirEntry e = f.entries.get(f.next++);
+          byte[] p = child(f.path, e.name());
+          Stat ns = Sys.fstatat(f.newFd, e.name(), Sys.AT_SYMLINK_NOFOLLOW);
+          Stat os = f.oldFd < 0 ? null : statOrNull(f.oldFd, e.name());
+          if (os == null) {
+            out.add(new Change(p, Change.Kind.ADDED));
+            f.changedInside = true;
+            if (ns.isRegular()) {
+              size[0] += ns.size();
+            }
+            if (ns.isDirectory()) {
+              stack.push(enter(f, e.name(), -1, p));
+            }
+            continue;
+          }
+          boolean changed = differs(f.newFd, f.oldFd, e.name(), ns, os);
+          if (ns.isDirectory()) {
+            int oldChild = -1;
+            if (!os.isDirectory()) {
+              out.add(new Change(p, Change.Kind.MODIFIED)); // a file became a directory
+              f.changedInside = true;
+            } else {
+              oldChild =
+                  Sys.openat(f.oldFd, e.name(), Sys.O_RDONLY | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0);
+            }
+            Frame c = enter(f, e.name(), oldChild, p);
+            c.selfChanged = changed;
+            stack.push(c);
+          } else if (changed) {
+            out.add(new Change(p, Change.Kind.MODIFIED));
+            f.changedInside = true;
+            if (ns.isRegular()) {
+              size[0] += ns.size();
+            }
+          }
+        } else {
+          stack.pop();
+          if (f.oldFd >= 0) {
+            // Deletions: names in the old directory that the new one lacks.
+            java.util.Set<String> present = new java.util.HashSet<>();
+            for (DirEntry e : f.entries) {
+              present.add(key(e.name()));
+            }
+            for (DirEntry o : Sys.readDirectory(f.oldFd)) {
+              if (!present.contains(key(o.name()))) {
+                out.add(new Change(child(f.path, o.name()), Change.Kind.DELETED));
+                f.changedInside = true;
+              }
+            }
+          }
+          if (f.parent != null) {
+            if (f.oldFd >= 0 && (f.selfChanged || f.changedInside)) {
+              // (an added directory was listed when it was found)
+              out.add(new Change(f.path, Change.Kind.MODIFIED));
+            }
+            if (f.oldFd < 0 || f.selfChanged || f.changedInside) {
+              f.parent.changedInside = true;
+            }
+          }
+          if (f.ownFds) {
+            Sys.closeQuietly(f.newFd);
+            if (f.oldFd >= 0) {
+              Sys.closeQuietly(f.oldFd);
+            }
+          }
+        }
+      }
+    } finally {
+      while (!stack.isEmpty()) {
+        Frame f = stack.pop();
+        if (f.ownFds) {
+          Sys.closeQuietly(f.newFd);
+          if (f.oldFd >= 0) {
+            Sys.closeQuietly(f.oldFd);
+          }
+        }
+      }
+    }
+    out.sort((a, b) -> Arrays.compareUnsigned(a.path(), b.path()));
+    return new Result(out, size[0]);
+  }
+
+  /** One directory being compared. */
+  private static final class Frame {
+    final int newFd;
+    final int oldFd; // -1 when the old tree has no such directory
+    final byte[] path;
+    final boolean ownFds;
+    final List<DirEntry> entries;
+    int next;
+    boolean changedInside;
+    boolean selfChanged;
+    Frame parent;
+
+    Frame(int newFd, int oldFd, byte[] path, boolean ownFds) throws IOException {
+      this.newFd = newFd;
+      this.oldFd = oldFd;
+      this.path = path;
+      this.ownFds = ownFds;
+      this.entries = Sys.readDirectory(newFd);
+    }
+  }
+
+  /** Opens the new tree's subdirectory {@code name} of {@code f} as a child frame. */
+  private static Frame enter(Frame f, byte[] name, int oldFd, byte[] path) throws IOException {
+    int fd;
+    try {
+      fd = Sys.openat(f.newFd, name, Sys.O_RDONLY | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0);
+    } catch (IOException e) {
+      if (oldFd >= 0) {
+        Sys.closeQuietly(oldFd);
+      }
+      throw e;
+    }
+    Frame c = new Frame(fd, oldFd, path, true);
+    c.parent = f;
+    return c;
+  }
+
+  private static String key(byte[] name) {
+    return new String(name, java.nio.charset.StandardCharsets.ISO_8859_1);
+  }
+
+  private static byte[] child(byte[] dir, byte[] name) {
+    byte[] out = Arrays.copyOf(dir, dir.length + 1 + name.length);
+    out[dir.length] = '/';
+    System.arraycopy(name, 0, out, dir.length + 1, name.length);
+    return out;
+  }
+
+  private static Stat statOrNull(int dirFd, byte[] name) throws IOException {
+    try {
+      return Sys.fstatat(dirFd, name, Sys.AT_SYMLINK_NOFOLLOW);
+    } catch (java.nio.file.NoSuchFileException e) {
+      return null;
+    }
+  }
+
+  static boolean differs(int newDir, int oldDir, byte[] name, Stat n, Stat o) throws IOException {
+    if (n.dev() == o.dev() && n.ino() == o.ino()) {
+      return false; // the very same inode
+    }
+    if (n.type() != o.type()
+        || n.permissions() != o.permissions()
+        || n.uid() != o.uid()
+        || n.gid() != o.gid()
+        || n.rdevMajor() != o.rdevMajor()
+        || n.rdevMinor() != o.rdevMinor()) {
+      return true;
+    }
+    if (!n.isDirectory()) {
+      if (n.size() != o.size() || n.mtimeSec() != o.mtimeSec() || n.mtimeNsec() != o.mtimeNsec()) {
+        return true;
+      }
+      if (n.isSymlink()
+          && !Arrays.equals(Sys.readlinkat(newDir, name), Sys.readlinkat(oldDir, name))) {
+        return true;
+      }
+    }
+    return !xattrs(newDir, name).equals(xattrs(oldDir, name));
+  }
+
+  private static Map<String, String> xattrs(int dir, byte[] name) throws IOException {
+    Map<String, String> m = new HashMap<>();
+    for (String x : Sys.llistxattrAt(dir, name)) {
+      byte[] v = Sys.lgetxattrAt(dir, name, x);
+      m.put(x, v == null ? "" : java.util.HexFormat.of().formatHex(v));
+    }
+    return m;
+  }
+
+  /** The display form of a change's path, absolute as Docker prints it. */
+  public static String display(Change c) {
+    return Names.display(c.path());
+  }
+}

@@ -1,0 +1,35 @@
+package io.layerd.engine.spi;
+
+import java.io.IOException;
+
+/**
+ * Finds and opens one kind of driver; registered for {@link java.util.ServiceLoader} in {@code
+ * META-INF/services/io.layerd.engine.spi.DriverProvider}.
+ */
+public interface DriverProvider {
+  /** The driver's name ("overlay2"). */
+  String name();
+
+  /**
+   * Place in the automatic choice: lower first (overlay2 10, fuse-overlayfs 20, btrfs 30, vfs 100).
+   */
+  int priority();
+
+  /**
+   * Checks for real whether the driver can serve this data-root (kernel version, a test mount,
+   * helper binaries, the backing filesystem): returns the reasons it can, or throws the typed
+   * refusal saying why not. Must not leave anything behind but what it documents.
+   */
+  Probe probe(DriverContext context) throws DriverRefusal, IOException;
+
+  /** Opens the driver on its home (made by the engine). */
+  Driver open(DriverContext context) throws DriverRefusal, IOException;
+
+  /**
+   * True when the data-root already holds this driver's state (its home exists and is not empty).
+   */
+  default boolean hasState(DriverContext context) {
+    java.io.File[] files = context.home().toFile().listFiles();
+    return files != null && files.length > 0;
+  }
+}
