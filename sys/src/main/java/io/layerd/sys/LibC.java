@@ -167,4 +167,12 @@ final class LibC {
 
   /** mode_t umask(mode_t mask); */
   static native int umask(int mask);
+
+  // For Sys.unshare and Sys.chdir (the overlay2 driver's mounts from a working directory).
+
+  /** int unshare(int flags); */
+  static native int unshare(int flags);
+
+  /** int chdir(const char *path); */
+  static native int chdir(byte[] path);
 }

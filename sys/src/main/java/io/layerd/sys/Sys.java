@@ -246,7 +246,18 @@ public final class Sys {
    */
   public static int openInRootByWalk(int rootFd, byte[] path, int flags, int mode)
       throws IOException {
+    if (path.length == 0) {
+      throw SysException.of("openat (walk)", Errno.ENOENT.number(), where(rootFd, path), null);
+    }
     Deque<byte[]> rest = new ArrayDeque<>(Names.split(path));
+    if (path[path.length - 1] == '/') {
+      if ((flags & O_CREAT) != 0) {
+        throw SysException.of("openat (walk)", Errno.EISDIR.number(), where(rootFd, path), null);
+      }
+      // "name/" must be a directory: walking "name/." makes the last real component a parent,
+      // which is opened O_DIRECTORY (and followed if it is a symlink), as the kernel does.
+      rest.add(new byte[] {'.'});
+    }
     Deque<Integer> stack = new ArrayDeque<>();
     boolean followLast = (flags & O_NOFOLLOW) == 0;
     int links = 0;
@@ -987,5 +998,214 @@ public final class Sys {
     int old = LibC.umask(022);
     LibC.umask(old);
     return old;
+  }
+
+  // ================================================================== btrfs subvolumes
+  // Appended for the btrfs driver (drivers/btrfs). Keep additions of other callers out of this
+  // section. Values from include/uapi/linux/btrfs.h and include/uapi/asm-generic/ioctl.h:
+  //
+  //   _IOC(dir, type, nr, size) = dir << 30 | size << 16 | type << 8 | nr
+  //   _IOW = _IOC(_IOC_WRITE = 1, ...), _IOR = _IOC(_IOC_READ = 2, ...)
+  //   BTRFS_IOCTL_MAGIC = 0x94
+  //
+  //   struct btrfs_ioctl_vol_args { __s64 fd; char name[BTRFS_PATH_NAME_MAX + 1]; }
+  //     BTRFS_PATH_NAME_MAX = 4087: 8 + 4088 = 4096 bytes (0x1000)
+  //   struct btrfs_ioctl_vol_args_v2 { __s64 fd; __u64 transid; __u64 flags;
+  //     union { struct { __u64 size; struct btrfs_qgroup_inherit *qgroup_inherit; };
+  //             __u64 unused[4]; };                                    (32 bytes)
+  //     union { char name[BTRFS_SUBVOL_NAME_MAX + 1]; __u64 devid; __u64 subvolid; }; }
+  //     BTRFS_SUBVOL_NAME_MAX = 4039: 8 + 8 + 8 + 32 + 4040 = 4096 bytes (0x1000), name at 56
+  //
+  //   BTRFS_IOC_SUBVOL_CREATE   _IOW(0x94, 14, vol_args)    = 1<<30 | 0x1000<<16 | 0x9400 | 0x0e
+  //                                                         = 0x5000940e
+  //   BTRFS_IOC_SNAP_DESTROY    _IOW(0x94, 15, vol_args)    = 0x5000940f
+  //   BTRFS_IOC_SNAP_CREATE_V2  _IOW(0x94, 23, vol_args_v2) = 0x50009417
+  //   BTRFS_IOC_SUBVOL_GETFLAGS _IOR(0x94, 25, __u64)       = 2<<30 | 8<<16 | 0x9400 | 0x19
+  //                                                         = 0x80089419
+  //   BTRFS_IOC_SUBVOL_SETFLAGS _IOW(0x94, 26, __u64)       = 1<<30 | 8<<16 | 0x9400 | 0x1a
+  //                                                         = 0x4008941a
+  //   BTRFS_IOC_SNAP_DESTROY_V2 _IOW(0x94, 63, vol_args_v2) = 0x5000943f  (Linux 5.7+)
+  //   BTRFS_SUBVOL_RDONLY = 1 << 1
+
+  /** _IOC(dir, type, nr, size) of include/uapi/asm-generic/ioctl.h (x86_64 and aarch64). */
+  private static long ioc(long dir, long type, long nr, long size) {
+    return dir << 30 | size << 16 | type << 8 | nr;
+  }
+
+  private static final long IOC_WRITE = 1;
+  private static final long IOC_READ = 2;
+  private static final long BTRFS_IOCTL_MAGIC = 0x94;
+
+  /** sizeof(struct btrfs_ioctl_vol_args): an __s64 fd and name[4088]. */
+  public static final int BTRFS_VOL_ARGS_SIZE = 4096;
+
+  /** sizeof(struct btrfs_ioctl_vol_args_v2): fd, transid, flags, 32 bytes of union, name[4040]. */
+  public static final int BTRFS_VOL_ARGS_V2_SIZE = 4096;
+
+  private static final int BTRFS_VOL_ARGS_NAME_OFFSET = 8;
+  private static final int BTRFS_VOL_ARGS_V2_NAME_OFFSET = 56;
+
+  /** _IOW(0x94, 14, struct btrfs_ioctl_vol_args) = 0x5000940e. */
+  public static final long BTRFS_IOC_SUBVOL_CREATE =
+      ioc(IOC_WRITE, BTRFS_IOCTL_MAGIC, 14, BTRFS_VOL_ARGS_SIZE);
+
+  /** _IOW(0x94, 15, struct btrfs_ioctl_vol_args) = 0x5000940f. */
+  public static final long BTRFS_IOC_SNAP_DESTROY =
+      ioc(IOC_WRITE, BTRFS_IOCTL_MAGIC, 15, BTRFS_VOL_ARGS_SIZE);
+
+  /** _IOW(0x94, 23, struct btrfs_ioctl_vol_args_v2) = 0x50009417. */
+  public static final long BTRFS_IOC_SNAP_CREATE_V2 =
+      ioc(IOC_WRITE, BTRFS_IOCTL_MAGIC, 23, BTRFS_VOL_ARGS_V2_SIZE);
+
+  /** _IOR(0x94, 25, __u64) = 0x80089419. */
+  public static final long BTRFS_IOC_SUBVOL_GETFLAGS = ioc(IOC_READ, BTRFS_IOCTL_MAGIC, 25, 8);
+
+  /** _IOW(0x94, 26, __u64) = 0x4008941a. */
+  public static final long BTRFS_IOC_SUBVOL_SETFLAGS = ioc(IOC_WRITE, BTRFS_IOCTL_MAGIC, 26, 8);
+
+  /** _IOW(0x94, 63, struct btrfs_ioctl_vol_args_v2) = 0x5000943f (Linux 5.7+). */
+  public static final long BTRFS_IOC_SNAP_DESTROY_V2 =
+      ioc(IOC_WRITE, BTRFS_IOCTL_MAGIC, 63, BTRFS_VOL_ARGS_V2_SIZE);
+
+  /** The read-only flag of a subvolume (SNAP_CREATE_V2 flags, SUBVOL_GETFLAGS/SETFLAGS). */
+  public static final long BTRFS_SUBVOL_RDONLY = 1L << 1;
+
+  /**
+   * A vol_args structure: {@code fd} at 0 and {@code name} (NUL-terminated) at {@code nameOffset}.
+   * The name must be one path component that fits the structure.
+   */
+  private static byte[] btrfsArgs(int size, int nameOffset, long fd, long flags, byte[] name) {
+    if (name.length == 0 || name.length >= size - nameOffset) {
+      throw new IllegalArgumentException(
+          "a btrfs subvolume name must have 1 to " + (size - nameOffset - 1) + " bytes");
+    }
+    if (Names.isDot(name) || Names.isDotDot(name)) {
+      throw new IllegalArgumentException("not a subvolume name: " + Names.display(name));
+    }
+    for (byte b : name) {
+      if (b == '/' || b == 0) {
+        throw new IllegalArgumentException("not a single file name: " + Names.display(name));
+      }
+    }
+    ByteBuffer b = ByteBuffer.allocate(size).order(ByteOrder.nativeOrder());
+    b.putLong(0, fd);
+    if (nameOffset > 16) {
+      b.putLong(16, flags);
+    }
+    b.position(nameOffset);
+    b.put(name);
+    return b.array();
+  }
+
+  private static void btrfsIoctl(String call, int fd, long request, byte[] args, byte[] name)
+      throws IOException {
+    if (LibC.ioctl(fd, request, args) < 0) {
+      throw SysException.of("ioctl(" + call + ")", Native.getLastError(), where(fd, name), null);
+    }
+  }
+
+  /**
+   * ioctl(dirFd, BTRFS_IOC_SUBVOL_CREATE, struct btrfs_ioctl_vol_args *): creates an empty
+   * subvolume {@code name} in the directory {@code dirFd} (which must be on btrfs). Any user who
+   * may create a directory there may create a subvolume.
+   */
+  public static void btrfsSubvolumeCreate(int dirFd, byte[] name) throws IOException {
+    byte[] args = btrfsArgs(BTRFS_VOL_ARGS_SIZE, BTRFS_VOL_ARGS_NAME_OFFSET, 0, 0, name);
+    btrfsIoctl("BTRFS_IOC_SUBVOL_CREATE", dirFd, BTRFS_IOC_SUBVOL_CREATE, args, name);
+  }
+
+  /**
+   * ioctl(destDirFd, BTRFS_IOC_SNAP_CREATE_V2, struct btrfs_ioctl_vol_args_v2 *): makes {@code
+   * name} in {@code destDirFd} a snapshot of the subvolume open as {@code sourceFd} (the
+   * subvolume's root directory), read-only when asked ({@link #BTRFS_SUBVOL_RDONLY}). Both must be
+   * on the same btrfs filesystem.
+   */
+  public static void btrfsSnapshotCreate(int sourceFd, int destDirFd, byte[] name, boolean readOnly)
+      throws IOException {
+    byte[] args =
+        btrfsArgs(
+            BTRFS_VOL_ARGS_V2_SIZE,
+            BTRFS_VOL_ARGS_V2_NAME_OFFSET,
+            sourceFd,
+            readOnly ? BTRFS_SUBVOL_RDONLY : 0,
+            name);
+    btrfsIoctl("BTRFS_IOC_SNAP_CREATE_V2", destDirFd, BTRFS_IOC_SNAP_CREATE_V2, args, name);
+  }
+
+  /**
+   * ioctl(dirFd, BTRFS_IOC_SNAP_DESTROY, struct btrfs_ioctl_vol_args *): deletes the subvolume (or
+   * snapshot) {@code name} of the directory {@code dirFd}, contents and all. Without CAP_SYS_ADMIN
+   * in the initial user namespace the kernel refuses it with EPERM unless the filesystem is mounted
+   * with {@code user_subvol_rm_allowed}; a subvolume holding other subvolumes gives ENOTEMPTY.
+   */
+  public static void btrfsSnapshotDestroy(int dirFd, byte[] name) throws IOException {
+    byte[] args = btrfsArgs(BTRFS_VOL_ARGS_SIZE, BTRFS_VOL_ARGS_NAME_OFFSET, 0, 0, name);
+    btrfsIoctl("BTRFS_IOC_SNAP_DESTROY", dirFd, BTRFS_IOC_SNAP_DESTROY, args, name);
+  }
+
+  /**
+   * ioctl(dirFd, BTRFS_IOC_SNAP_DESTROY_V2, struct btrfs_ioctl_vol_args_v2 *) with the subvolume
+   * given by {@code name} (flags 0): the same as {@link #btrfsSnapshotDestroy} on Linux 5.7+; older
+   * kernels answer ENOTTY.
+   */
+  public static void btrfsSnapshotDestroyV2(int dirFd, byte[] name) throws IOException {
+    byte[] args = btrfsArgs(BTRFS_VOL_ARGS_V2_SIZE, BTRFS_VOL_ARGS_V2_NAME_OFFSET, 0, 0, name);
+    btrfsIoctl("BTRFS_IOC_SNAP_DESTROY_V2", dirFd, BTRFS_IOC_SNAP_DESTROY_V2, args, name);
+  }
+
+  /**
+   * ioctl(subvolumeFd, BTRFS_IOC_SUBVOL_GETFLAGS, __u64 *): the flags of the subvolume whose root
+   * directory is open as {@code subvolumeFd} ({@link #BTRFS_SUBVOL_RDONLY}).
+   */
+  public static long btrfsSubvolumeGetFlags(int subvolumeFd) throws IOException {
+    byte[] arg = new byte[8];
+    btrfsIoctl("BTRFS_IOC_SUBVOL_GETFLAGS", subvolumeFd, BTRFS_IOC_SUBVOL_GETFLAGS, arg, null);
+    return ByteBuffer.wrap(arg).order(ByteOrder.nativeOrder()).getLong(0);
+  }
+
+  /**
+   * ioctl(subvolumeFd, BTRFS_IOC_SUBVOL_SETFLAGS, __u64 *): sets the flags of the subvolume whose
+   * root directory is open as {@code subvolumeFd}; clearing {@link #BTRFS_SUBVOL_RDONLY} makes a
+   * read-only snapshot writable (its owner, or CAP_SYS_ADMIN).
+   */
+  public static void btrfsSubvolumeSetFlags(int subvolumeFd, long flags) throws IOException {
+    byte[] arg = ByteBuffer.allocate(8).order(ByteOrder.nativeOrder()).putLong(0, flags).array();
+    btrfsIoctl("BTRFS_IOC_SUBVOL_SETFLAGS", subvolumeFd, BTRFS_IOC_SUBVOL_SETFLAGS, arg, null);
+  }
+
+  // ================================================================== per-thread working directory
+  // Appended for the overlay2 driver (drivers/overlay2): overlay's lowerdir option of a deep chain
+  // fits a page only as paths relative to the driver's home, and the kernel resolves those against
+  // the working directory of the thread that calls mount(2). A JVM cannot chdir without moving
+  // every thread, so io.layerd.engine.Mounter runs such a mount on a thread of its own that first
+  // unshares its filesystem attributes (CLONE_FS) and then chdirs. Keep other additions out.
+
+  /** unshare(2) flag: stop sharing the root, the working directory and the umask (sched.h). */
+  public static final int CLONE_FS = 0x00000200;
+
+  /**
+   * int unshare(int flags); for the calling thread only where the flag allows it: after {@code
+   * unshare(CLONE_FS)} this thread's working directory, root and umask are its own (no privilege
+   * needed, and allowed in a multi-threaded process, unlike CLONE_NEWUSER).
+   */
+  public static void unshare(int flags) throws IOException {
+    if (LibC.unshare(flags) != 0) {
+      throw SysException.of(
+          "unshare(0x" + Integer.toHexString(flags) + ")",
+          Native.getLastError(),
+          "the calling thread",
+          null);
+    }
+  }
+
+  /**
+   * int chdir(const char *path); changes the working directory of every thread that shares it: call
+   * it only on a thread that has done {@code unshare(CLONE_FS)}.
+   */
+  public static void chdir(String path) throws IOException {
+    byte[] p = Names.bytes(path);
+    if (LibC.chdir(Names.cstr(p)) != 0) {
+      throw fail("chdir", AT_FDCWD, p);
+    }
   }
 }
