@@ -11,6 +11,7 @@ import io.layerd.sys.Sys;
 import io.layerd.unpack.ApplyResult;
 import io.layerd.unpack.LayerApplier;
 import io.layerd.unpack.OverlayXattrs;
+import io.layerd.unpack.OwnerMapper;
 import io.layerd.unpack.TreePacker;
 import io.layerd.unpack.WhiteoutMode;
 import java.io.Closeable;
@@ -47,7 +48,7 @@ public final class Engine implements Closeable {
   private final Map<String, ReentrantLock> locks = new ConcurrentHashMap<>();
   private final Map<String, Integer> refs = new HashMap<>();
   private final Map<String, Path> mounted = new HashMap<>();
-  private boolean closed;
+  private volatile boolean closed;
 
   private Engine(
       Path root,
@@ -65,16 +66,27 @@ public final class Engine implements Closeable {
 
   /**
    * Opens a data-root: checks it (NFS is refused before anything is written), makes it when
-   * missing, takes its lock, chooses and opens the driver, and recovers from a crash (half-made
-   * layers removed, stale mounts unmounted, staging emptied).
+   * missing, takes its lock, chooses and opens the driver (probe verdicts from the data-root's
+   * probe cache when they are for this kernel, user and set of drivers), and recovers from a crash
+   * (half-made layers removed, stale mounts unmounted, staging emptied; reference counts start at
+   * zero).
    */
   public static Engine open(EngineConfig config) throws IOException {
     Path root = DataRoot.prepare(config.dataRoot(), config.host());
     LayerStore store = LayerStore.open(root);
     try {
+      DriverSelector.Explicit explicit =
+          config.driver() == null || config.driver().isEmpty()
+              ? null
+              : new DriverSelector.Explicit(config.driver(), "the engine's configuration");
       DriverSelector.Selection sel =
           DriverSelector.select(
-              root, config.host(), config.driver(), config.options(), config.providers());
+              root,
+              config.host(),
+              explicit,
+              config.options(),
+              config.providers(),
+              DriverSelector.Probing.CACHED);
       DriverProvider provider =
           config.providers().stream()
               .filter(p -> p.name().equals(sel.chosen()))
@@ -196,17 +208,52 @@ public final class Engine implements Closeable {
           if (p != null && store.get(p).isEmpty()) {
             throw new java.nio.file.NoSuchFileException("parent layer " + p + " does not exist");
           }
+          // Recorded as being made first: a crash from here on leaves a record that recovery
+          // finds, and it removes whatever the driver made.
+          LayerMeta m = new LayerMeta(id, p, rw, null, 0, System.currentTimeMillis(), true);
+          store.put(m);
           try {
             driver.create(id, p, rw);
+            if (p == null) {
+              ownBaseRoot(id);
+            }
           } catch (IOException | RuntimeException e) {
-            if (driver.exists(id)) {
-              driver.remove(id);
+            try {
+              if (driver.exists(id)) {
+                driver.remove(id);
+              }
+              store.delete(id);
+            } catch (IOException cleanup) {
+              e.addSuppressed(cleanup);
             }
             throw e;
           }
-          store.put(new LayerMeta(id, p, rw, null, 0, System.currentTimeMillis(), false));
+          store.put(m.withApplying(false));
           return null;
         });
+  }
+
+  /**
+   * A base layer's root belongs to the mapped root (Docker's remapped root with --userns-remap), as
+   * the layer's own files will.
+   */
+  private void ownBaseRoot(String id) throws IOException {
+    long uid = config.owners().rootUid();
+    long gid = config.owners().rootGid();
+    if (uid == OwnerMapper.KEEP && gid == OwnerMapper.KEEP) {
+      return;
+    }
+    Path dir = driver.diffDirectory(id);
+    io.layerd.sys.Stat st = Sys.lstat(dir.toString());
+    if ((uid != OwnerMapper.KEEP && st.uid() != uid)
+        || (gid != OwnerMapper.KEEP && st.gid() != gid)) {
+      Sys.fchownat(
+          Sys.AT_FDCWD,
+          io.layerd.sys.Names.bytes(dir.toString()),
+          uid,
+          gid,
+          Sys.AT_SYMLINK_NOFOLLOW);
+    }
   }
 
   public boolean exists(String id) {
@@ -256,13 +303,28 @@ public final class Engine implements Closeable {
 
   private Path getLocked(String id) throws IOException {
     LayerMeta m = meta(id);
+    Path current = null;
     synchronized (refs) {
       int n = refs.getOrDefault(id, 0);
       if (n > 0) {
-        refs.put(id, n + 1);
-        Path mp = mounted.get(id);
-        return mp != null ? mp : driver.diffDirectory(id);
+        current = mounted.get(id);
+        if (current == null) {
+          refs.put(id, n + 1);
+          return driver.diffDirectory(id);
+        }
       }
+    }
+    if (current != null) {
+      if (Mounter.isStale(current)) {
+        // A FUSE helper that died (ENOTCONN): mount the layer again at the same target, so that
+        // the path earlier gets returned works again. The per-id lock keeps the count still.
+        Mounter.unmount(current);
+        Mounter.mount(driver.mounts(id, !m.readWrite()), current);
+      }
+      synchronized (refs) {
+        refs.merge(id, 1, Integer::sum);
+      }
+      return current;
     }
     List<Mount> mounts = driver.mounts(id, !m.readWrite());
     Path dir;
@@ -390,11 +452,12 @@ public final class Engine implements Closeable {
     if (nativeChanges.isPresent()) {
       Path dir = driver.diffDirectory(id);
       long size = 0;
+      java.util.Set<String> inodes = new java.util.HashSet<>();
       for (Change c : nativeChanges.get()) {
         if (c.kind() != Change.Kind.DELETED) {
           var st = io.layerd.unpack.RootedPaths.lstatIn(dir, c.path());
-          if (st != null && st.isRegular()) {
-            size += st.size();
+          if (st != null && st.isRegular() && (st.nlink() < 2 || inodes.add(st.inodeKey()))) {
+            size += st.size(); // a hardlinked inode counts once, as Docker's ChangesSize
           }
         }
       }
@@ -492,6 +555,22 @@ public final class Engine implements Closeable {
     }
     if (first != null) {
       throw first;
+    }
+  }
+
+  /**
+   * Stops using the data-root the way a killed process would, for crash tests: the lock is released
+   * and the driver closed, but nothing is cleaned up — records of layers being made, half-applied
+   * layers and mounts stay for the next {@link #open}'s recovery.
+   */
+  void abandonForCrashTest() throws IOException {
+    synchronized (this) {
+      closed = true;
+    }
+    try {
+      driver.close();
+    } finally {
+      store.close();
     }
   }
 

@@ -8,7 +8,8 @@ package io.layerd.engine;
  * @param diffId the digest of the tar last applied, or null
  * @param size the bytes of file content the layer's own changes hold (DiffSize), or -1 unknown
  * @param created creation time, epoch milliseconds
- * @param applying true while a layer's tar is being applied (a crash leaves it half-made)
+ * @param applying true while a layer is being made or its tar applied (a crash leaves it half-made;
+ *     recovery removes it)
  */
 public record LayerMeta(
     String id,

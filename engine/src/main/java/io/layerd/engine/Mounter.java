@@ -3,6 +3,7 @@ package io.layerd.engine;
 import io.layerd.engine.spi.Mount;
 import io.layerd.sys.Errno;
 import io.layerd.sys.NativeFailure;
+import io.layerd.sys.StatFs;
 import io.layerd.sys.Sys;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -89,7 +90,63 @@ public final class Mounter {
       }
       return;
     }
-    Sys.mount(m.source(), target.toString(), m.type(), flags, joined.isEmpty() ? null : joined);
+    String options = joined.isEmpty() ? null : joined;
+    if (m.workingDirectory() != null) {
+      mountFrom(m.workingDirectory(), m.source(), target.toString(), m.type(), flags, options);
+      return;
+    }
+    Sys.mount(m.source(), target.toString(), m.type(), flags, options);
+  }
+
+  /**
+   * mount(2) with {@code dir} as the working directory, so that relative paths in {@code data}
+   * resolve from it (overlay2's short lowerdir form). A JVM cannot chdir without moving every
+   * thread, so the call runs on a thread of its own that first unshares its filesystem attributes
+   * ({@code unshare(CLONE_FS)}: its working directory becomes its own) and then chdirs; the thread
+   * ends with the call, and no other thread ever sees the change.
+   */
+  private static void mountFrom(
+      String dir, String source, String target, String type, long flags, String data)
+      throws IOException {
+    if (!target.startsWith("/")) {
+      throw new IllegalArgumentException("a mount target must be absolute: " + target);
+    }
+    IOException[] failure = new IOException[1];
+    RuntimeException[] bug = new RuntimeException[1];
+    Thread t =
+        new Thread(
+            () -> {
+              try {
+                Sys.unshare(Sys.CLONE_FS);
+                Sys.chdir(dir);
+                Sys.mount(source, target, type, flags, data);
+              } catch (IOException e) {
+                failure[0] = e;
+              } catch (RuntimeException e) {
+                bug[0] = e;
+              }
+            },
+            "layerd-mount-from");
+    t.setDaemon(true);
+    t.start();
+    boolean interrupted = false;
+    while (true) {
+      try {
+        t.join();
+        break;
+      } catch (InterruptedException e) {
+        interrupted = true; // the mount may still happen: wait for it either way
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+    if (failure[0] != null) {
+      throw failure[0]; // as Sys threw it (the errno stays readable), relative paths and all
+    }
+    if (bug[0] != null) {
+      throw bug[0];
+    }
   }
 
   private static void runHelper(Mount m, Path target) throws IOException {
@@ -112,8 +169,16 @@ public final class Mounter {
     }
   }
 
-  /** Unmounts {@code target}; when busy, detaches it lazily. A target not mounted is fine. */
+  /**
+   * Unmounts {@code target}; when busy, detaches it lazily. A target not mounted is fine. A FUSE
+   * mount (see {@link #isFuse}) is unmounted with {@code fusermount3 -u} first, which also works
+   * for an unprivileged user, falling back to a lazy umount2.
+   */
   public static void unmount(Path target) throws IOException {
+    if (isFuse(target)) {
+      unmountFuse(target);
+      return;
+    }
     try {
       Sys.umount2(target.toString(), Sys.UMOUNT_NOFOLLOW);
     } catch (IOException e) {
@@ -124,6 +189,81 @@ public final class Mounter {
       if (errno == Errno.EBUSY) {
         Sys.umount2(target.toString(), Sys.MNT_DETACH | Sys.UMOUNT_NOFOLLOW);
         return;
+      }
+      throw e;
+    }
+  }
+
+  // ---------------------------------------------------------------- FUSE (fuse-overlayfs driver)
+
+  /** How long {@code fusermount3 -u} may take before the lazy umount2 is tried. */
+  private static final long FUSERMOUNT_SECONDS = 30;
+
+  /**
+   * True when {@code target} is a FUSE mount: statfs gives FUSE's magic, or ENOTCONN (a FUSE daemon
+   * that died leaves its mount answering ENOTCONN).
+   */
+  static boolean isFuse(Path target) {
+    try {
+      return Sys.statfs(target.toString()).type() == StatFs.FUSE_SUPER_MAGIC;
+    } catch (IOException e) {
+      return NativeFailure.errnoOf(e) == Errno.ENOTCONN;
+    }
+  }
+
+  /**
+   * True when {@code target} is a mount whose FUSE daemon died: statfs (never answered from the
+   * kernel's attribute cache, unlike stat) gives ENOTCONN. Such a mount must be unmounted and
+   * mounted again.
+   */
+  public static boolean isStale(Path target) {
+    try {
+      Sys.statfs(target.toString());
+      return false;
+    } catch (IOException e) {
+      return NativeFailure.errnoOf(e) == Errno.ENOTCONN;
+    }
+  }
+
+  /**
+   * {@code fusermount3 -u TARGET} (or {@code fusermount -u}); when that is missing or fails, a lazy
+   * umount2 (real root, or the owner of the mount namespace).
+   */
+  private static void unmountFuse(Path target) throws IOException {
+    String helperFailure = null;
+    java.util.Optional<Path> fusermount =
+        Host.which("fusermount3").or(() -> Host.which("fusermount"));
+    if (fusermount.isPresent()) {
+      List<String> cmd = List.of(fusermount.get().toString(), "-u", target.toString());
+      Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+      try {
+        if (!p.waitFor(FUSERMOUNT_SECONDS, TimeUnit.SECONDS)) {
+          p.destroyForcibly();
+          helperFailure = String.join(" ", cmd) + " did not finish in " + FUSERMOUNT_SECONDS + " s";
+        } else if (p.exitValue() == 0) {
+          return;
+        } else {
+          helperFailure =
+              String.join(" ", cmd)
+                  + " failed (exit "
+                  + p.exitValue()
+                  + "): "
+                  + new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IOException("interrupted while unmounting " + target, e);
+      }
+    }
+    try {
+      Sys.umount2(target.toString(), Sys.MNT_DETACH | Sys.UMOUNT_NOFOLLOW);
+    } catch (IOException e) {
+      Errno errno = NativeFailure.errnoOf(e);
+      if (errno == Errno.EINVAL || errno == Errno.ENOENT) {
+        return; // not a mount point (any more)
+      }
+      if (helperFailure != null) {
+        e.addSuppressed(new IOException(helperFailure));
       }
       throw e;
     }

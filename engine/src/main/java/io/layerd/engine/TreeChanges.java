@@ -25,13 +25,16 @@ import java.util.Map;
 public final class TreeChanges {
   private TreeChanges() {}
 
-  /** The changes, sorted by path, and the bytes of file content added or modified. */
+  /**
+   * The changes, sorted by path, and the bytes of file content added or modified (each inode once).
+   */
   public record Result(List<Change> changes, long size) {}
 
   /** Compares the tree open as {@code newRoot} against {@code oldRoot} (-1: an empty tree). */
   public static Result compare(int newRoot, int oldRoot) throws IOException {
     List<Change> out = new ArrayList<>();
     long[] size = {0};
+    java.util.Set<String> inodes = new java.util.HashSet<>();
     Deque<Frame> stack = new ArrayDeque<>();
     try {
       stack.push(new Frame(newRoot, oldRoot, new byte[0], false));
@@ -45,9 +48,7 @@ public final class TreeChanges {
           if (os == null) {
             out.add(new Change(p, Change.Kind.ADDED));
             f.changedInside = true;
-            if (ns.isRegular()) {
-              size[0] += ns.size();
-            }
+            size[0] += contentSize(ns, inodes);
             if (ns.isDirectory()) {
               stack.push(enter(f, e.name(), -1, p));
             }
@@ -69,9 +70,7 @@ public final class TreeChanges {
           } else if (changed) {
             out.add(new Change(p, Change.Kind.MODIFIED));
             f.changedInside = true;
-            if (ns.isRegular()) {
-              size[0] += ns.size();
-            }
+            size[0] += contentSize(ns, inodes);
           }
         } else {
           stack.pop();
@@ -166,6 +165,14 @@ public final class TreeChanges {
     out[dir.length] = '/';
     System.arraycopy(name, 0, out, dir.length + 1, name.length);
     return out;
+  }
+
+  /** A regular file's size; a hardlinked inode counts once (as Docker's ChangesSize). */
+  private static long contentSize(Stat st, java.util.Set<String> inodes) {
+    if (!st.isRegular() || (st.nlink() > 1 && !inodes.add(st.inodeKey()))) {
+      return 0;
+    }
+    return st.size();
   }
 
   private static Stat statOrNull(int dirFd, byte[] name) throws IOException {

@@ -14,12 +14,26 @@ import java.util.Objects;
  *
  * @param options mount options in order, e.g. {@code lowerdir=...}, {@code upperdir=...}, {@code
  *     ro}; the engine turns flag-like options (ro, nosuid, nodev, noexec) into mount flags
+ * @param workingDirectory null (every path in the options is absolute), or the absolute directory
+ *     that relative paths in the options are resolved from: the engine performs the mount(2) with
+ *     this as the working directory of the calling thread (moby's "mountFrom"). Kernel filesystems
+ *     only. overlay2 uses it for the lowerdir of a chain too deep for absolute paths to fit the one
+ *     page of mount data (see docs/drivers/overlay2.md).
  */
-public record Mount(String type, String source, List<String> options) {
+public record Mount(String type, String source, List<String> options, String workingDirectory) {
   public Mount {
     Objects.requireNonNull(type, "type");
     Objects.requireNonNull(source, "source");
     options = List.copyOf(options);
+    if (workingDirectory != null && !workingDirectory.startsWith("/")) {
+      throw new IllegalArgumentException(
+          "a mount's working directory must be absolute: '" + workingDirectory + "'");
+    }
+  }
+
+  /** A mount whose paths are all absolute (no working directory). */
+  public Mount(String type, String source, List<String> options) {
+    this(type, source, options, null);
   }
 
   /** A bind mount of a directory, read-write or read-only. */
