@@ -398,7 +398,7 @@ public final class Engine implements Closeable {
           ApplyResult r;
           try {
             try (Fd dir = Sys.openDirectory(driver.diffDirectory(id).toString())) {
-              r = applier().apply(id, tar, dir.get(), LayerApplier.Expect.NOTHING);
+              r = applier(m).apply(id, tar, dir.get(), LayerApplier.Expect.NOTHING);
             }
           } catch (IOException | RuntimeException e) {
             try {
@@ -417,15 +417,20 @@ public final class Engine implements Closeable {
         });
   }
 
-  private LayerApplier applier() {
+  /**
+   * The applier for a layer's diff directory, in the driver's deletion form. For the overlay forms
+   * the parents' diff directories (nearest first) are the applier's lower layers, so that a
+   * hardlink to a parent's file is copied up as overlayfs would.
+   */
+  private LayerApplier applier(LayerMeta m) throws IOException {
     DeletionForm form = driver.deletionForm();
     LayerApplier.Builder b = LayerApplier.builder().owners(config.owners());
     switch (form) {
       case OVERLAY_TRUSTED:
-        b.whiteouts(WhiteoutMode.OVERLAY).overlayXattrs(OverlayXattrs.TRUSTED);
+        b.whiteouts(WhiteoutMode.OVERLAY).overlayXattrs(OverlayXattrs.TRUSTED).lowers(lowers(m));
         break;
       case OVERLAY_USER:
-        b.whiteouts(WhiteoutMode.OVERLAY).overlayXattrs(OverlayXattrs.USER);
+        b.whiteouts(WhiteoutMode.OVERLAY).overlayXattrs(OverlayXattrs.USER).lowers(lowers(m));
         break;
       case ABSENT:
       default:
@@ -433,6 +438,18 @@ public final class Engine implements Closeable {
         break;
     }
     return b.build();
+  }
+
+  /** The diff directories of a layer's parents, nearest first. */
+  private List<Path> lowers(LayerMeta m) throws IOException {
+    List<Path> out = new ArrayList<>();
+    for (String p = m.parent(); p != null; p = store.get(p).map(LayerMeta::parent).orElse(null)) {
+      out.add(driver.diffDirectory(p));
+      if (out.size() > 1000) {
+        throw new IOException("the parent chain of layer " + m.id() + " loops");
+      }
+    }
+    return out;
   }
 
   /** Changes: what {@code id} changes against {@code parent} (its own parent when null). */

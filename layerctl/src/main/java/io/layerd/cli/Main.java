@@ -10,9 +10,28 @@ import picocli.CommandLine.Command;
     versionProvider = Main.Version.class,
     description =
         "Unpack container layers and images into a directory, and check rootless set-ups.",
-    subcommands = {CommandLine.HelpCommand.class, UnpackCommand.class})
+    subcommands = {
+      CommandLine.HelpCommand.class,
+      UnpackCommand.class,
+      ImageCommand.class,
+      IdmapCommand.class,
+      DoctorCommand.class,
+      CheckIdsCommand.class,
+      DriverCommand.class
+    })
 public final class Main implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @CommandLine.Option(
+      names = "--rootless",
+      paramLabel = "auto|true|false",
+      defaultValue = "auto",
+      converter = RootlessHook.ModeConverter.class,
+      description =
+          "Run the commands that create files inside a rootless user namespace when started by a"
+              + " non-root user: auto (when possible), true (or fail with the remedy),"
+              + " false (never). Default: ${DEFAULT-VALUE}.")
+  io.layerd.idmap.RootlessMode rootless = io.layerd.idmap.RootlessMode.AUTO;
 
   @Override
   public void run() {
@@ -23,6 +42,7 @@ public final class Main implements Runnable {
   public static CommandLine commandLine() {
     CommandLine cl = new CommandLine(new Main());
     cl.setExecutionExceptionHandler(new Errors());
+    cl.setExecutionStrategy(new RootlessHook(Main.class.getName()));
     return cl;
   }
 

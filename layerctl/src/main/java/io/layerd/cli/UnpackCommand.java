@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import io.layerd.unpack.ApplyResult;
 import io.layerd.unpack.LayerApplier;
 import io.layerd.unpack.Staging;
-import io.layerd.unpack.WhiteoutMode;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
@@ -14,10 +13,10 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -31,19 +30,17 @@ import picocli.CommandLine.Spec;
       "When DEST does not exist the layers are applied in a sibling staging directory that is"
           + " renamed to DEST only when every layer applied: a failure leaves no DEST behind."
     })
-final class UnpackCommand implements Callable<Integer> {
+final class UnpackCommand implements Callable<Integer>, UsesUserNamespace {
   @Spec picocli.CommandLine.Model.CommandSpec spec;
 
-  @Parameters(arity = "2..*", paramLabel = "LAYER... DEST", description = "Layers, then DEST.")
+  @Parameters(
+      arity = "2..*",
+      paramLabel = "LAYER... DEST",
+      hideParamSyntax = true,
+      description = "Layers (files, or - for standard input), then DEST.")
   List<String> args = new ArrayList<>();
 
-  @Option(
-      names = "--whiteouts",
-      paramLabel = "MODE",
-      description =
-          "apply (delete whited-out paths; default), overlay (overlayfs form: 0/0 character"
-              + " devices and the opaque xattr) or keep (write .wh. files as they are).")
-  String whiteouts = "apply";
+  @Mixin Options options;
 
   @Option(
       names = "--digest",
@@ -57,17 +54,8 @@ final class UnpackCommand implements Callable<Integer> {
       description = "Expected digest of the uncompressed tar; repeat once per layer, in order.")
   List<String> diffIds = new ArrayList<>();
 
-  @Option(names = "--sync", description = "Flush the destination's filesystem before exiting.")
-  boolean sync;
-
-  @Option(names = "--strict", description = "Fail on a device node that cannot be made.")
-  boolean strict;
-
   @Option(names = "--json", description = "Print the result as JSON.")
   boolean json;
-
-  @Option(names = "--overlay-xattrs", paramLabel = "trusted|user", hidden = true)
-  String overlayXattrs;
 
   @Override
   public Integer call() throws Exception {
@@ -86,7 +74,7 @@ final class UnpackCommand implements Callable<Integer> {
         throw new CliException("cannot read layer " + l + ": no such file or not readable", 2);
       }
     }
-    LayerApplier applier = Options.applier(parseWhiteouts(whiteouts), overlayXattrs, strict, sync);
+    LayerApplier applier = options.applier();
     List<ApplyResult> results =
         Staging.into(
             dest,
@@ -108,19 +96,6 @@ final class UnpackCommand implements Callable<Integer> {
     return 0;
   }
 
-  static WhiteoutMode parseWhiteouts(String s) {
-    switch (s.toLowerCase(Locale.ROOT)) {
-      case "apply":
-        return WhiteoutMode.APPLY;
-      case "overlay":
-        return WhiteoutMode.OVERLAY;
-      case "keep":
-        return WhiteoutMode.KEEP;
-      default:
-        throw new CliException("--whiteouts must be apply, overlay or keep, not '" + s + "'", 2);
-    }
-  }
-
   private static InputStream open(String layer) throws IOException {
     return layer.equals("-") ? System.in : Files.newInputStream(Path.of(layer));
   }
@@ -128,13 +103,36 @@ final class UnpackCommand implements Callable<Integer> {
   static void print(
       PrintWriter out, PrintWriter err, Path dest, List<ApplyResult> results, boolean json)
       throws IOException {
+    print(out, err, dest, results, json, Map.of(), List.of());
+  }
+
+  /**
+   * Prints the results with more to say: {@code about} (e.g. the image) goes into the JSON document
+   * before the layers, {@code warnings} (not about one layer) into it or to {@code err}.
+   */
+  static void print(
+      PrintWriter out,
+      PrintWriter err,
+      Path dest,
+      List<ApplyResult> results,
+      boolean json,
+      Map<String, Object> about,
+      List<String> warnings)
+      throws IOException {
     if (json) {
       Map<String, Object> doc = new LinkedHashMap<>();
       doc.put("destination", dest.toAbsolutePath().toString());
+      doc.putAll(about);
       doc.put("layers", results);
+      if (!warnings.isEmpty()) {
+        doc.put("warnings", warnings);
+      }
       out.println(
           new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(doc));
     } else {
+      for (String w : warnings) {
+        err.println("warning: " + w);
+      }
       for (ApplyResult r : results) {
         out.printf(
             "%s: %s, %d entries (%d files, %d dirs, %d symlinks, %d hardlinks, %d whiteouts),"

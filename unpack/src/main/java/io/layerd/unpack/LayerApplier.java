@@ -1,5 +1,6 @@
 package io.layerd.unpack;
 
+import io.layerd.idmap.UnmappedIdException;
 import io.layerd.sys.DirEntry;
 import io.layerd.sys.Errno;
 import io.layerd.sys.Fd;
@@ -12,9 +13,12 @@ import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Deque;
 import java.util.HashSet;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -44,6 +48,7 @@ public final class LayerApplier {
   private final OwnerMapper owners;
   private final boolean strictDevices;
   private final boolean sync;
+  private final List<Path> lowers;
 
   private LayerApplier(Builder b) {
     this.whiteouts = b.whiteouts;
@@ -51,6 +56,7 @@ public final class LayerApplier {
     this.owners = b.owners;
     this.strictDevices = b.strictDevices;
     this.sync = b.sync;
+    this.lowers = List.copyOf(b.lowers);
   }
 
   public static Builder builder() {
@@ -61,6 +67,7 @@ public final class LayerApplier {
   public static final class Builder {
     private WhiteoutMode whiteouts = WhiteoutMode.APPLY;
     private OverlayXattrs overlayXattrs = OverlayXattrs.TRUSTED;
+    private List<Path> lowers = List.of();
     private OwnerMapper owners = Sys.geteuid() == 0 ? OwnerMapper.identity() : OwnerMapper.keep();
     private boolean strictDevices;
     private boolean sync;
@@ -95,6 +102,16 @@ public final class LayerApplier {
     }
 
     /** Flush the target's filesystem (syncfs) before returning. */
+    /**
+     * The read-only lower layers under the target, nearest first, for OVERLAY mode: a hardlink
+     * whose target only a lower layer holds copies that file up first (with every other visible
+     * name of it, as one group), as overlayfs would, and then links to the copy.
+     */
+    public Builder lowers(List<Path> dirs) {
+      this.lowers = List.copyOf(dirs);
+      return this;
+    }
+
     public Builder sync(boolean sync) {
       this.sync = sync;
       return this;
@@ -125,9 +142,19 @@ public final class LayerApplier {
   public ApplyResult apply(String layerName, InputStream layer, int rootFd, Expect expect)
       throws IOException {
     Run run = new Run(layerName, rootFd);
-    try (LayerStream stream = LayerStream.open(layer);
-        RootedTree tree = new RootedTree(rootFd, run::implied)) {
+    LayerStream opened;
+    try {
+      opened = LayerStream.open(layer); // reads the magic and the decompressor's own header
+    } catch (IOException ex) {
+      throw new LayerApplyException(layerName, null, -1, ex);
+    }
+    try (LayerStream stream = opened;
+        RootedTree tree = new RootedTree(rootFd, run::implied);
+        LowerFds lowerFds = LowerFds.open(whiteouts == WhiteoutMode.OVERLAY ? lowers : List.of())) {
       run.tree = tree;
+      if (!lowerFds.fds.isEmpty()) {
+        run.copyUp = new CopyUp(lowerFds.fds, overlayXattrs);
+      }
       TarReader reader = new TarReader(stream.tar());
       TarEntry e = null;
       try {
@@ -137,8 +164,8 @@ public final class LayerApplier {
         }
         e = null;
         run.finishDirectoryTimes();
-      } catch (LayerApplyException ex) {
-        throw ex;
+      } catch (LayerApplyException | UnmappedIdException ex) {
+        throw ex; // the unmapped-id error already names the layer, the entry and the remedy
       } catch (InvalidArchiveException ex) {
         throw new LayerApplyException(layerName, null, ex.offset(), ex);
       } catch (IOException ex) {
@@ -182,6 +209,33 @@ public final class LayerApplier {
     }
   }
 
+  /** Descriptors of the lower layers' directories, open for one apply. */
+  private static final class LowerFds implements AutoCloseable {
+    final List<Integer> fds = new ArrayList<>();
+
+    static LowerFds open(List<Path> dirs) throws IOException {
+      LowerFds l = new LowerFds();
+      try {
+        for (Path d : dirs) {
+          l.fds.add(
+              Sys.openat(
+                  Sys.AT_FDCWD, Names.bytes(d.toString()), Sys.O_RDONLY | Sys.O_DIRECTORY, 0));
+        }
+      } catch (IOException | RuntimeException e) {
+        l.close();
+        throw e;
+      }
+      return l;
+    }
+
+    @Override
+    public void close() {
+      for (int fd : fds) {
+        Sys.closeQuietly(fd);
+      }
+    }
+  }
+
   private static void check(String layer, String what, String expected, String actual)
       throws LayerApplyException {
     if (expected != null && !expected.equalsIgnoreCase(actual)) {
@@ -205,6 +259,10 @@ public final class LayerApplier {
     final int rootFd;
     RootedTree tree;
     final Set<String> created = new HashSet<>();
+
+    /** The directories leading to what this layer made (implied ones too), by the same keys. */
+    final Set<String> ancestors = new HashSet<>();
+
     final List<DirTime> dirTimes = new ArrayList<>();
     final List<String> warnings = new ArrayList<>();
     final ByteBuffer buffer = ByteBuffer.allocateDirect(1 << 20);
@@ -219,9 +277,27 @@ public final class LayerApplier {
     long refusedXattrs;
     long keptOwners;
 
+    /** This layer's owner mapping (it names the layer in its errors). */
+    final OwnerMapper owners;
+
+    /** Copy-up from the lower layers (OVERLAY mode with lowers given), else null. */
+    CopyUp copyUp;
+
     Run(String layer, int rootFd) {
       this.layer = layer;
       this.rootFd = rootFd;
+      this.owners = LayerApplier.this.owners.forLayer(layer);
+    }
+
+    /** Records an entry this layer made, and the directories on its way. */
+    void made(List<byte[]> comps) {
+      String key = RootedTree.key(comps, comps.size());
+      created.add(key);
+      for (int i = key.lastIndexOf('/'); i > 0; i = key.lastIndexOf('/', i - 1)) {
+        if (!ancestors.add(key.substring(0, i))) {
+          break; // and every shorter one is there too
+        }
+      }
     }
 
     void warn(String w) {
@@ -308,7 +384,7 @@ public final class LayerApplier {
           new Fd(Sys.openat(pfd, leaf, Sys.O_RDONLY | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0))) {
         ownModeXattrs(e, fd.get());
       }
-      created.add(RootedTree.key(comps, comps.size()));
+      made(comps);
       dirTimes.add(new DirTime(comps, e));
       dirs++;
     }
@@ -330,7 +406,7 @@ public final class LayerApplier {
         ownModeXattrs(e, fd.get());
         Sys.futimens(fd.get(), e.atimeSec(), e.atimeNsec(), e.mtimeSec(), e.mtimeNsec());
       }
-      created.add(RootedTree.key(comps, comps.size()));
+      made(comps);
       files++;
     }
 
@@ -387,7 +463,7 @@ public final class LayerApplier {
           e.mtimeSec(),
           e.mtimeNsec(),
           Sys.AT_SYMLINK_NOFOLLOW);
-      created.add(RootedTree.key(comps, comps.size()));
+      made(comps);
       symlinks++;
     }
 
@@ -401,6 +477,14 @@ public final class LayerApplier {
       int tpfd = tree.dir(target, target.size() - 1, false);
       byte[] tleaf = target.get(target.size() - 1);
       Stat tst = tpfd < 0 ? null : RootedTree.statOrNull(tpfd, tleaf);
+      if (tst == null && copyUp != null) {
+        int index = copyUp.find(rootFd, target);
+        if (index >= 0) {
+          copyUp.copyGroup(tree, target, index);
+          tpfd = tree.dir(target, target.size() - 1, false);
+          tst = tpfd < 0 ? null : RootedTree.statOrNull(tpfd, tleaf);
+        }
+      }
       if (tst == null) {
         throw new InvalidArchiveException(
             "hardlink '"
@@ -429,7 +513,7 @@ public final class LayerApplier {
       }
       clear(pfd, leaf, false);
       Sys.linkat(tpfd < 0 ? rootFd : tpfd, tleaf, pfd, leaf, 0);
-      created.add(RootedTree.key(comps, comps.size()));
+      made(comps);
       hardlinks++;
     }
 
@@ -468,7 +552,7 @@ public final class LayerApplier {
           e.mtimeSec(),
           e.mtimeNsec(),
           Sys.AT_SYMLINK_NOFOLLOW);
-      created.add(RootedTree.key(comps, comps.size()));
+      made(comps);
     }
 
     // ------------------------------------------------------------------ whiteouts
@@ -492,7 +576,12 @@ public final class LayerApplier {
       if (whiteouts == WhiteoutMode.OVERLAY) {
         int pfd = tree.dir(comps, n, false);
         if (pfd < 0) {
-          return; // e.g. ".wh.foo" then "foo/.wh.bar": foo is already a whiteout
+          if (blocked(comps, n)) {
+            return; // e.g. ".wh.foo" then "foo/.wh.bar": foo is already a whiteout
+          }
+          // The upper directory lacks the parent (the layer has no entry for it): make it, or the
+          // whiteout is lost and the lower file shows through.
+          pfd = tree.dir(comps, n, true);
         }
         clear(pfd, victim, false);
         Sys.mknodat(pfd, victim, Sys.S_IFCHR, 0, 0);
@@ -515,30 +604,101 @@ public final class LayerApplier {
       keepTimes(pfd, parent);
     }
 
+    /**
+     * True when a file, device or fifo (not a directory, not a symlink) stands on the path of the
+     * first {@code n} components, so that nothing can lie below it.
+     */
+    boolean blocked(List<byte[]> comps, int n) throws IOException {
+      for (int i = 1; i <= n; i++) {
+        if (tree.dir(comps, i, false) >= 0) {
+          continue;
+        }
+        int pfd = tree.dir(comps, i - 1, false);
+        Stat st = pfd < 0 ? null : RootedTree.statOrNull(pfd, comps.get(i - 1));
+        return st != null && !st.isDirectory() && !st.isSymlink();
+      }
+      return false;
+    }
+
     void opaque(TarEntry e, List<byte[]> comps, int n) throws IOException {
       int dfd = tree.dir(comps, n, true);
       if (whiteouts == WhiteoutMode.OVERLAY) {
-        setXattr(e, dfd, null, overlayXattrs.opaque(), new byte[] {'y'});
+        // dfd is an O_PATH descriptor, which fsetxattr refuses (EBADF): open the directory itself.
+        try (Fd d = new Fd(Sys.openat(dfd, new byte[] {'.'}, Sys.O_RDONLY | Sys.O_DIRECTORY, 0))) {
+          writeXattr(e, d.get(), null, overlayXattrs.opaque(), new byte[] {'y'});
+        }
         return;
       }
       String dirKey = RootedTree.key(comps, n);
       Stat before = Sys.fstat(dfd);
       try (Fd d = new Fd(Sys.openat(dfd, new byte[] {'.'}, Sys.O_RDONLY | Sys.O_DIRECTORY, 0))) {
-        boolean removed = false;
-        for (DirEntry child : Sys.readDirectory(d.get())) {
-          String childKey =
-              dirKey.isEmpty()
-                  ? new String(child.name(), StandardCharsets.ISO_8859_1)
-                  : dirKey + "/" + new String(child.name(), StandardCharsets.ISO_8859_1);
-          if (!created.contains(childKey)) {
-            removed |= RootedTree.removeAll(d.get(), child.name());
-          }
-        }
-        if (removed) {
+        if (hideLower(d.get(), dirKey)) {
           tree.invalidate();
         }
         keepTimes(d.get(), before);
       }
+    }
+
+    /**
+     * Under the directory open as {@code top} (named {@code topKey}), removes everything this layer
+     * did not make, keeping the layer's entries and the directories leading to them, and cleaning
+     * those too: what an opaque directory hides, whether its marker comes before or after the
+     * layer's other entries. Iterative, like {@link RootedTree#removeAll}. True when it removed a
+     * directory or symlink.
+     */
+    boolean hideLower(int top, String topKey) throws IOException {
+      final class Level {
+        final int fd;
+        final String key;
+        final Iterator<DirEntry> children;
+
+        Level(int fd, String key) throws IOException {
+          this.fd = fd;
+          this.key = key;
+          this.children = Sys.readDirectory(fd).iterator();
+        }
+      }
+      Deque<Level> stack = new ArrayDeque<>();
+      boolean removed = false;
+      stack.push(new Level(top, topKey));
+      try {
+        while (!stack.isEmpty()) {
+          Level l = stack.peek();
+          if (!l.children.hasNext()) {
+            stack.pop();
+            if (l.fd != top) {
+              Sys.close(l.fd);
+            }
+            continue;
+          }
+          DirEntry child = l.children.next();
+          String name = new String(child.name(), StandardCharsets.ISO_8859_1);
+          String key = l.key.isEmpty() ? name : l.key + "/" + name;
+          if (!created.contains(key) && !ancestors.contains(key)) {
+            removed |= RootedTree.removeAll(l.fd, child.name());
+            continue;
+          }
+          Stat st = RootedTree.statOrNull(l.fd, child.name());
+          if (st != null && st.isDirectory()) {
+            int fd =
+                Sys.openat(l.fd, child.name(), Sys.O_RDONLY | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0);
+            try {
+              stack.push(new Level(fd, key));
+            } catch (IOException ex) {
+              Sys.closeQuietly(fd);
+              throw ex;
+            }
+          }
+        }
+      } finally {
+        while (!stack.isEmpty()) {
+          Level l = stack.pop();
+          if (l.fd != top) {
+            Sys.closeQuietly(l.fd);
+          }
+        }
+      }
+      return removed;
     }
 
     /** Puts a directory's times back after a whiteout removed something from it. */
@@ -586,7 +746,8 @@ public final class LayerApplier {
       try {
         action.run();
       } catch (IOException ex) {
-        if (NativeFailure.errnoOf(ex) == Errno.EINVAL) {
+        IOException explained = owners.chownFailed(e, e.uid(), e.gid(), ex);
+        if (explained == ex && NativeFailure.errnoOf(ex) == Errno.EINVAL) {
           throw new IOException(
               "cannot give '"
                   + e.displayName()
@@ -594,11 +755,12 @@ public final class LayerApplier {
                   + uid
                   + ":"
                   + gid
-                  + ": this user namespace does not map that id (chown: EINVAL). Map more"
-                  + " subordinate ids (/etc/subuid, /etc/subgid) or choose --on-unmapped-id",
+                  + ": this user namespace does not map that id (chown: EINVAL). Grant more"
+                  + " subordinate ids in /etc/subuid and /etc/subgid (layerctl check-ids tells how"
+                  + " many), or apply with --on-unmapped-id=squash|skip",
               ex);
         }
-        throw ex;
+        throw explained;
       }
     }
 
@@ -608,12 +770,23 @@ public final class LayerApplier {
       }
     }
 
-    /** Sets one xattr on a descriptor (leaf null) or on a name in a directory, not following. */
+    /**
+     * Sets one xattr of the layer's content on a descriptor (leaf null) or on a name in a
+     * directory, not following. In overlay mode the content's own overlay xattrs (the opaque one
+     * included) are escaped, so that overlayfs shows them instead of obeying them.
+     */
     void setXattr(TarEntry e, int fd, byte[] leaf, String name, byte[] value) throws IOException {
-      String stored =
-          whiteouts == WhiteoutMode.OVERLAY && !name.equals(overlayXattrs.opaque())
-              ? overlayXattrs.escape(name)
-              : name;
+      writeXattr(
+          e,
+          fd,
+          leaf,
+          whiteouts == WhiteoutMode.OVERLAY ? overlayXattrs.escape(name) : name,
+          value);
+    }
+
+    /** Sets an xattr by exactly this name; a refusal by the target is counted and reported. */
+    void writeXattr(TarEntry e, int fd, byte[] leaf, String stored, byte[] value)
+        throws IOException {
       try {
         if (leaf == null) {
           Sys.fsetxattr(fd, stored, value, 0);
@@ -639,9 +812,13 @@ public final class LayerApplier {
     }
 
     void finishDirectoryTimes() throws IOException {
+      Set<String> done = new HashSet<>();
       for (int i = dirTimes.size() - 1; i >= 0; i--) {
         DirTime t = dirTimes.get(i);
         TarEntry e = t.entry;
+        if (!done.add(RootedTree.key(t.comps, t.comps.size()))) {
+          continue; // a later entry for the same directory gave its times: the later wins
+        }
         if (t.comps.isEmpty()) {
           Sys.futimens(rootFd, e.atimeSec(), e.atimeNsec(), e.mtimeSec(), e.mtimeNsec());
           continue;

@@ -20,11 +20,29 @@ public final class LayerStream implements AutoCloseable {
   private final Compression compression;
 
   private LayerStream(InputStream source) throws IOException {
-    this.raw = new Counting(source);
+    this.raw = new Counting(source, null);
     BufferedInputStream buffered = new BufferedInputStream(raw, 65536);
     this.compression = Compression.detect(buffered);
-    InputStream plain = compression.decompress(buffered);
-    this.tar = new Counting(plain);
+    InputStream plain;
+    try {
+      plain = compression.decompress(buffered); // reads the compressed stream's own header
+    } catch (IOException e) {
+      throw corrupt(compression, raw, e);
+    }
+    this.tar = new Counting(plain, compression == Compression.NONE ? null : raw);
+  }
+
+  /** A decompressor's failure, said plainly: which format, and how far into the layer. */
+  private static IOException corrupt(Compression c, Counting raw, IOException e) {
+    String detail = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    return new IOException(
+        "the "
+            + c.label()
+            + " stream is corrupt or cut short (after "
+            + raw.count
+            + " bytes of the layer): "
+            + detail,
+        e);
   }
 
   /** Wraps a layer's bytes. The caller keeps ownership of {@code source}. */
@@ -73,28 +91,35 @@ public final class LayerStream implements AutoCloseable {
     }
   }
 
-  /** Counts and digests every byte read through it. */
-  private static final class Counting extends FilterInputStream {
+  /**
+   * Counts and digests every byte read through it. Over a decompressor ({@code compressed} is the
+   * layer's own bytes), its failures are said plainly.
+   */
+  private final class Counting extends FilterInputStream {
     final MessageDigest digest = sha256();
+    final Counting compressed;
     long count;
 
-    Counting(InputStream in) {
+    Counting(InputStream in, Counting compressed) {
       super(in);
+      this.compressed = compressed;
     }
 
     @Override
     public int read() throws IOException {
-      int b = super.read();
-      if (b >= 0) {
-        digest.update((byte) b);
-        count++;
-      }
-      return b;
+      byte[] one = new byte[1];
+      int n = read(one, 0, 1);
+      return n <= 0 ? -1 : one[0] & 0xff;
     }
 
     @Override
     public int read(byte[] b, int off, int len) throws IOException {
-      int n = super.read(b, off, len);
+      int n;
+      try {
+        n = super.read(b, off, len);
+      } catch (IOException e) {
+        throw compressed == null ? e : corrupt(compression, compressed, e);
+      }
       if (n > 0) {
         digest.update(b, off, n);
         count += n;

@@ -17,6 +17,22 @@ public interface OwnerMapper {
   /** The gid to chown to, or {@link #KEEP}. */
   long gid(long containerGid, TarEntry entry) throws IOException;
 
+  /**
+   * The mapper to use for one layer (it may count and name that layer in its errors); by default
+   * this very mapper.
+   */
+  default OwnerMapper forLayer(String layer) {
+    return this;
+  }
+
+  /**
+   * The error to raise when chown of an entry failed (EINVAL: an id the user namespace does not
+   * map). {@code uid} and {@code gid} are the tar's ids. By default the failure itself.
+   */
+  default IOException chownFailed(TarEntry entry, long uid, long gid, IOException failure) {
+    return failure;
+  }
+
   /** The owner of directories the applier makes for entries whose parents are missing. */
   default long rootUid() throws IOException {
     return uid(0, null);

@@ -189,12 +189,14 @@ public final class TarReader {
     long gid = parseNumber(header, 116, 8, "gid", offset);
     long mtime = parseNumber(header, 136, 12, "mtime", offset);
     int mtimeNs = 0;
-    long atime = -1;
+    long atime = 0;
     int atimeNs = 0;
+    boolean hasAtime = false; // a PAX atime may be negative: no value can mean "none"
     if (gnu) {
       long a = parseNumber(header, 345, 12, "atime", offset);
       if (a > 0) {
         atime = a;
+        hasAtime = true;
       }
     }
     String uname = ustar ? new String(field(header, 265, 32), StandardCharsets.UTF_8) : "";
@@ -252,6 +254,7 @@ public final class TarReader {
               long[] t = paxTime(key, v, offset);
               atime = t[0];
               atimeNs = (int) t[1];
+              hasAtime = true;
               break;
             }
           case "SCHILY.devmajor":
@@ -392,7 +395,7 @@ public final class TarReader {
       }
       size2 = realSize;
     }
-    if (atime < 0) {
+    if (!hasAtime) {
       atime = mtime;
       atimeNs = mtimeNs;
     }

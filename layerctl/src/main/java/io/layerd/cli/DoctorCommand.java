@@ -1,0 +1,82 @@
+package io.layerd.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import io.layerd.idmap.CheckStatus;
+import io.layerd.idmap.Doctor;
+import io.layerd.idmap.DoctorCheck;
+import io.layerd.idmap.DoctorReport;
+import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code layerctl doctor}: every rootless prerequisite with pass/warn/fail and its remedy. */
+@Command(
+    name = "doctor",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Check every prerequisite of rootless operation: subordinate ids in /etc/subuid and"
+          + " /etc/subgid, newuidmap/newgidmap, the kernel's user-namespace switches, AppArmor,"
+          + " XDG_RUNTIME_DIR, and whether a user namespace can really be entered.",
+      "Each check says pass, warn or fail, and a failure says what to do about it."
+    },
+    exitCodeListHeading = "%nExit status:%n",
+    exitCodeList = {
+      "0:every prerequisite is met (warnings allowed)",
+      "3:at least one prerequisite is missing",
+      "1:the checks could not be run",
+      "2:usage error"
+    })
+final class DoctorCommand implements Callable<Integer> {
+  /** Exit status when a prerequisite is missing. */
+  static final int MISSING = 3;
+
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Option(names = "--json", description = "Print a JSON document instead of text.")
+  boolean json;
+
+  @Option(
+      names = "--user",
+      paramLabel = "NAME",
+      description =
+          "Check another user's subordinate ids (as root, before handing over the machine);"
+              + " leaves out the checks that are about this process.")
+  String user;
+
+  @Override
+  public Integer call() throws Exception {
+    Doctor doctor = new Doctor(Doctor.Environment.system());
+    DoctorReport r = user == null ? doctor.check() : doctor.check(user);
+    PrintWriter out = spec.commandLine().getOut();
+    if (json) {
+      Map<String, Object> doc = new LinkedHashMap<>();
+      doc.put("user", Json.user(r.user()));
+      doc.put("ok", r.ok());
+      List<Map<String, Object>> checks = new ArrayList<>();
+      for (DoctorCheck c : r.checks()) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("name", c.name());
+        m.put("status", c.status().name().toLowerCase(java.util.Locale.ROOT));
+        m.put("detail", c.detail());
+        if (c.status() != CheckStatus.PASS) {
+          m.put("remedy", c.remedy());
+        }
+        checks.add(m);
+      }
+      doc.put("checks", checks);
+      out.println(
+          new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(doc));
+    } else {
+      out.print(r.toText());
+    }
+    out.flush();
+    return r.ok() ? 0 : MISSING;
+  }
+}

@@ -1,0 +1,177 @@
+package io.layerd.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import io.layerd.engine.DataRoot;
+import io.layerd.engine.DriverSelector;
+import io.layerd.engine.FsInfo;
+import io.layerd.engine.Host;
+import io.layerd.sys.Sys;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code layerctl driver}: the storage drivers, and which one a data-root would use. */
+@Command(
+    name = "driver",
+    mixinStandardHelpOptions = true,
+    description = "Storage drivers: which ones work here, and which one a data-root would use.",
+    subcommands = {DriverCommand.Probe.class})
+final class DriverCommand implements Runnable {
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    spec.commandLine().usage(spec.commandLine().getOut());
+  }
+
+  /** Exit status when no driver can be chosen. */
+  static final int NO_DRIVER = 3;
+
+  /**
+   * The default data-root, as rootless Docker chooses its own: {@code /var/lib/layerd} for real
+   * root; {@code $XDG_DATA_HOME/layerd} or {@code ~/.local/share/layerd} for a user (also as root
+   * inside a user namespace, where a rootless daemon runs).
+   */
+  static Path defaultDataRoot(Host host, Map<String, String> env) {
+    if (host.root() && !host.inUserNamespace()) {
+      return Path.of("/var/lib/layerd");
+    }
+    String xdg = env.get("XDG_DATA_HOME");
+    if (xdg != null && xdg.startsWith("/")) {
+      return Path.of(xdg, "layerd");
+    }
+    String home = env.getOrDefault("HOME", System.getProperty("user.home"));
+    return Path.of(home, ".local", "share", "layerd");
+  }
+
+  /** {@code layerctl driver probe}: every driver's verdict, and the choice with why. */
+  @Command(
+      name = "probe",
+      mixinStandardHelpOptions = true,
+      description = {
+        "Probe every storage driver for real (kernel version, a test mount, helper binaries, the"
+            + " data-root's filesystem, /dev/fuse) and say which one the data-root would use, and"
+            + " why: an explicit choice (--driver, else LAYERD_DRIVER), else the driver whose"
+            + " layers are already there, else the first usable one by priority.",
+        "A missing data-root is created (mode 0700). The verdicts are written to the data-root's"
+            + " probe cache, which the engine uses while the kernel, the user and the drivers stay"
+            + " the same; this command always probes afresh."
+      },
+      exitCodeListHeading = "%nExit status:%n",
+      exitCodeList = {
+        "0:a driver would be chosen",
+        "3:no driver can be chosen (see the verdicts)",
+        "1:the drivers could not be probed (e.g. NFS as data-root)",
+        "2:usage error"
+      })
+  static final class Probe implements Callable<Integer> {
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    @Option(
+        names = "--data-root",
+        paramLabel = "DIR",
+        description =
+            "The data-root (default: /var/lib/layerd as root, ~/.local/share/layerd as a user).")
+    Path dataRoot;
+
+    @Option(
+        names = "--driver",
+        paramLabel = "NAME",
+        description = "Choose this driver explicitly (overrides LAYERD_DRIVER).")
+    String driver;
+
+    @Option(names = "--json", description = "Print a JSON document instead of text.")
+    boolean json;
+
+    @Override
+    public Integer call() throws IOException {
+      Map<String, String> env = System.getenv();
+      Host host = Host.current();
+      Path root = DataRoot.prepare(dataRoot != null ? dataRoot : defaultDataRoot(host, env), host);
+      DriverSelector.Explicit explicit = DriverSelector.explicitChoice(driver, null, env);
+      DriverSelector.Selection selection = null;
+      List<DriverSelector.Verdict> verdicts;
+      String error = null;
+      try {
+        selection =
+            DriverSelector.select(
+                root,
+                host,
+                explicit,
+                Map.of(),
+                DriverSelector.installed(),
+                DriverSelector.Probing.FRESH);
+        verdicts = selection.drivers();
+      } catch (DriverSelector.SelectionFailure f) {
+        verdicts = f.drivers();
+        error = f.getMessage();
+      }
+      FsInfo fs = host.filesystems().probe(root);
+      PrintWriter out = spec.commandLine().getOut();
+      if (json) {
+        Map<String, Object> doc = new LinkedHashMap<>();
+        doc.put("dataRoot", root.toString());
+        doc.put("backingFilesystem", fs.backingName());
+        doc.put("kernel", host.kernel().release());
+        doc.put("uid", Sys.geteuid());
+        doc.put("userNamespace", host.inUserNamespace());
+        doc.put("explicit", explicit == null ? null : explicit.driver());
+        doc.put("chosen", selection == null ? null : selection.chosen());
+        doc.put("why", selection == null ? null : selection.why());
+        doc.put("error", error);
+        List<Map<String, Object>> drivers = new ArrayList<>();
+        for (DriverSelector.Verdict v : verdicts) {
+          Map<String, Object> d = new LinkedHashMap<>();
+          d.put("name", v.name());
+          d.put("priority", v.priority());
+          d.put("usable", v.usable());
+          d.put("hasState", v.hasState());
+          d.put("refusal", v.refusal());
+          d.put("reasons", v.reasons());
+          drivers.add(d);
+        }
+        doc.put("drivers", drivers);
+        out.println(
+            new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(doc));
+      } else {
+        out.printf(
+            "data-root: %s (%s)%nkernel: %s; uid %d%s%n%n",
+            root,
+            fs.backingName(),
+            host.kernel().release(),
+            Sys.geteuid(),
+            host.inUserNamespace() ? ", in a user namespace" : "");
+        for (DriverSelector.Verdict v : verdicts) {
+          out.printf(
+              "%-16s %s%s%n",
+              v.name(),
+              v.usable() ? "usable" : "not usable: " + v.refusal(),
+              v.hasState() ? " (holds layers in this data-root)" : "");
+          for (String r : v.reasons()) {
+            out.println("    " + r);
+          }
+        }
+        out.println();
+        if (selection != null) {
+          out.println("chosen: " + selection.chosen() + " (" + selection.why() + ")");
+        }
+      }
+      out.flush();
+      if (error != null) {
+        spec.commandLine().getErr().println("layerctl driver probe: " + error);
+        spec.commandLine().getErr().flush();
+        return NO_DRIVER;
+      }
+      return 0;
+    }
+  }
+}

@@ -1,0 +1,70 @@
+package io.layerd.cli;
+
+import io.layerd.idmap.IdMapping;
+import io.layerd.idmap.IdRange;
+import io.layerd.idmap.Problems;
+import io.layerd.idmap.RangeOrigin;
+import io.layerd.idmap.SubIdRange;
+import io.layerd.idmap.UserAccount;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/** The JSON shapes the id commands share (maps, so that the key names are written down here). */
+final class Json {
+  private Json() {}
+
+  static Map<String, Object> user(UserAccount u) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("name", u.name());
+    m.put("uid", u.uid());
+    m.put("gid", u.gid());
+    return m;
+  }
+
+  static Map<String, Object> range(SubIdRange r) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("owner", r.owner());
+    m.put("start", r.start());
+    m.put("count", r.count());
+    m.put("file", r.source() == null ? null : r.source().toString());
+    m.put("line", r.line());
+    return m;
+  }
+
+  static Map<String, Object> range(IdRange r) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("containerId", r.containerId());
+    m.put("hostId", r.hostId());
+    m.put("size", r.size());
+    return m;
+  }
+
+  /** The ranges of a mapping, each with its origin when known. */
+  static List<Map<String, Object>> mapping(IdMapping mapping, List<RangeOrigin> origins) {
+    List<Map<String, Object>> out = new ArrayList<>();
+    for (int i = 0; i < mapping.ranges().size(); i++) {
+      Map<String, Object> m = range(mapping.ranges().get(i));
+      if (origins != null && i < origins.size()) {
+        m.put("origin", origins.get(i).description());
+      }
+      out.add(m);
+    }
+    return out;
+  }
+
+  static List<Map<String, Object>> problems(Problems p) {
+    List<Map<String, Object>> out = new ArrayList<>();
+    for (Problems.Problem x : p.all()) {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("severity", x.severity().name().toLowerCase(Locale.ROOT));
+      m.put("file", x.file() == null ? null : x.file().toString());
+      m.put("line", x.line());
+      m.put("message", x.message());
+      out.add(m);
+    }
+    return out;
+  }
+}

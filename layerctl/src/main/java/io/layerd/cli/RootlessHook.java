@@ -1,0 +1,72 @@
+package io.layerd.cli;
+
+import io.layerd.idmap.RootlessException;
+import io.layerd.idmap.RootlessMode;
+import io.layerd.idmap.RootlessNamespace;
+import java.io.IOException;
+import java.util.List;
+import java.util.OptionalInt;
+import picocli.CommandLine;
+
+/**
+ * The execution strategy behind {@code --rootless=auto|true|false}: when the command to run is a
+ * {@link UsesUserNamespace}, re-runs layerctl inside a rootless user namespace first ({@link
+ * RootlessNamespace#reexec}) and returns the child's exit status; otherwise, or when no namespace
+ * is needed, runs the command here.
+ */
+final class RootlessHook implements CommandLine.IExecutionStrategy {
+  private final String mainClass;
+
+  RootlessHook(String mainClass) {
+    this.mainClass = mainClass;
+  }
+
+  /** Converts auto/true/false (and yes/no, on/off, 1/0). */
+  static final class ModeConverter implements CommandLine.ITypeConverter<RootlessMode> {
+    @Override
+    public RootlessMode convert(String value) {
+      try {
+        return RootlessMode.parse(value);
+      } catch (IllegalArgumentException e) {
+        throw new CommandLine.TypeConversionException(e.getMessage());
+      }
+    }
+  }
+
+  /** The {@code --rootless} mode given to layerctl (AUTO when none, or outside layerctl). */
+  static RootlessMode mode(CommandLine.Model.CommandSpec spec) {
+    Object root = spec.root().userObject();
+    return root instanceof Main ? ((Main) root).rootless : RootlessMode.AUTO;
+  }
+
+  @Override
+  public int execute(CommandLine.ParseResult parseResult) {
+    List<CommandLine> chain = parseResult.asCommandLineList();
+    CommandLine last = chain.get(chain.size() - 1);
+    boolean help =
+        chain.stream().anyMatch(c -> c.isUsageHelpRequested() || c.isVersionHelpRequested());
+    if (!help && last.getCommand() instanceof UsesUserNamespace) {
+      RootlessMode mode = mode(chain.get(0).getCommandSpec());
+      try {
+        OptionalInt status =
+            RootlessNamespace.reexec(
+                mode,
+                RootlessNamespace.Launcher.NEWUIDMAP,
+                mainClass,
+                parseResult.originalArgs().toArray(new String[0]));
+        if (status.isPresent()) {
+          return status.getAsInt();
+        }
+      } catch (RootlessException e) {
+        last.getErr().println("layerctl: " + e.getMessage());
+        last.getErr().flush();
+        return 1;
+      } catch (IOException e) {
+        last.getErr().println("layerctl: cannot enter a user namespace: " + e.getMessage());
+        last.getErr().flush();
+        return 1;
+      }
+    }
+    return new CommandLine.RunLast().execute(parseResult);
+  }
+}
