@@ -309,8 +309,12 @@ public final class LayerApplier {
     }
 
     /** A directory made because an entry's parent was missing: 0755 and root's owner. */
-    void implied(int parentFd, byte[] name) throws IOException {
+    void implied(int parentFd, byte[] name, boolean overWhiteout) throws IOException {
       Sys.fchmodat(parentFd, name, 0755, 0);
+      if (overWhiteout && whiteouts == WhiteoutMode.OVERLAY) {
+        // Made where this layer put a whiteout: it must hide the lower directory's contents.
+        markOpaque(Names.display(name), parentFd, name);
+      }
       long uid = owners.rootUid();
       long gid = owners.rootGid();
       if (uid != OwnerMapper.KEEP || gid != OwnerMapper.KEEP) {
@@ -376,6 +380,7 @@ public final class LayerApplier {
 
     void directory(TarEntry e, List<byte[]> comps, byte[] leaf, int n) throws IOException {
       int pfd = tree.dir(comps, n, true);
+      boolean overWhiteout = whiteouts == WhiteoutMode.OVERLAY && isWhiteout(pfd, leaf);
       Stat old = clear(pfd, leaf, true);
       if (old == null) {
         Sys.mkdirat(pfd, leaf, 0700);
@@ -383,6 +388,10 @@ public final class LayerApplier {
       try (Fd fd =
           new Fd(Sys.openat(pfd, leaf, Sys.O_RDONLY | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0))) {
         ownModeXattrs(e, fd.get());
+        if (overWhiteout) {
+          // Made again after its whiteout: it must hide the lower directory's contents.
+          writeXattr(e.displayName(), fd.get(), null, overlayXattrs.opaque(), new byte[] {'y'});
+        }
       }
       made(comps);
       dirTimes.add(new DirTime(comps, e));
@@ -573,6 +582,13 @@ public final class LayerApplier {
             "invalid whiteout '" + e.displayName() + "': it names no file in its directory",
             e.offset());
       }
+      // A whiteout hides what the lower layers have at NAME, never what this layer makes there,
+      // before or after the whiteout: when this layer made NAME (or something below it), NAME
+      // stays and only the lower contents of a directory NAME are hidden.
+      List<byte[]> victimPath = new ArrayList<>(comps.subList(0, n));
+      victimPath.add(victim);
+      String victimKey = RootedTree.key(victimPath, victimPath.size());
+      boolean ours = created.contains(victimKey) || ancestors.contains(victimKey);
       if (whiteouts == WhiteoutMode.OVERLAY) {
         int pfd = tree.dir(comps, n, false);
         if (pfd < 0) {
@@ -583,25 +599,52 @@ public final class LayerApplier {
           // whiteout is lost and the lower file shows through.
           pfd = tree.dir(comps, n, true);
         }
+        if (ours) {
+          Stat st = RootedTree.statOrNull(pfd, victim);
+          if (st != null && st.isDirectory()) {
+            markOpaque(e.displayName(), pfd, victim);
+          }
+          return; // a non-directory of the upper layer hides the lower NAME by itself
+        }
         clear(pfd, victim, false);
         Sys.mknodat(pfd, victim, Sys.S_IFCHR, 0, 0);
         chownAt(e, pfd, victim);
         return;
       }
-      List<byte[]> victimPath = new ArrayList<>(comps.subList(0, n));
-      victimPath.add(victim);
-      if (created.contains(RootedTree.key(victimPath, victimPath.size()))) {
-        return; // a whiteout hides lower layers only, never its own layer's files
-      }
       int pfd = tree.dir(comps, n, false);
       if (pfd < 0) {
         return; // the parent is not there (or not a directory): nothing to hide
+      }
+      if (ours) {
+        Stat st = RootedTree.statOrNull(pfd, victim);
+        if (st != null && st.isDirectory()) {
+          try (Fd d =
+              new Fd(Sys.openat(pfd, victim, Sys.O_RDONLY | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0))) {
+            if (hideLower(d.get(), victimKey)) {
+              tree.invalidate();
+            }
+          }
+        }
+        return;
       }
       Stat parent = Sys.fstat(pfd);
       if (RootedTree.removeAll(pfd, victim)) {
         tree.invalidate();
       }
       keepTimes(pfd, parent);
+    }
+
+    static boolean isWhiteout(int parentFd, byte[] name) throws IOException {
+      Stat st = RootedTree.statOrNull(parentFd, name);
+      return st != null && st.isWhiteoutDevice();
+    }
+
+    /** Sets the overlay opaque marker on the directory {@code name} of {@code parentFd}. */
+    void markOpaque(String entry, int parentFd, byte[] name) throws IOException {
+      try (Fd d =
+          new Fd(Sys.openat(parentFd, name, Sys.O_RDONLY | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0))) {
+        writeXattr(entry, d.get(), null, overlayXattrs.opaque(), new byte[] {'y'});
+      }
     }
 
     /**
@@ -625,7 +668,14 @@ public final class LayerApplier {
       if (whiteouts == WhiteoutMode.OVERLAY) {
         // dfd is an O_PATH descriptor, which fsetxattr refuses (EBADF): open the directory itself.
         try (Fd d = new Fd(Sys.openat(dfd, new byte[] {'.'}, Sys.O_RDONLY | Sys.O_DIRECTORY, 0))) {
-          writeXattr(e, d.get(), null, overlayXattrs.opaque(), new byte[] {'y'});
+          writeXattr(e.displayName(), d.get(), null, overlayXattrs.opaque(), new byte[] {'y'});
+        }
+        if (n == 0) {
+          warn(
+              "'"
+                  + e.displayName()
+                  + "' makes the top directory opaque, which overlayfs ignores on an upper layer's"
+                  + " root: the lower layers' top-level entries stay visible");
         }
         return;
       }
@@ -777,7 +827,7 @@ public final class LayerApplier {
      */
     void setXattr(TarEntry e, int fd, byte[] leaf, String name, byte[] value) throws IOException {
       writeXattr(
-          e,
+          e.displayName(),
           fd,
           leaf,
           whiteouts == WhiteoutMode.OVERLAY ? overlayXattrs.escape(name) : name,
@@ -785,7 +835,7 @@ public final class LayerApplier {
     }
 
     /** Sets an xattr by exactly this name; a refusal by the target is counted and reported. */
-    void writeXattr(TarEntry e, int fd, byte[] leaf, String stored, byte[] value)
+    void writeXattr(String entry, int fd, byte[] leaf, String stored, byte[] value)
         throws IOException {
       try {
         if (leaf == null) {
@@ -801,7 +851,7 @@ public final class LayerApplier {
               "xattr "
                   + stored
                   + " on '"
-                  + e.displayName()
+                  + entry
                   + "' refused by the target ("
                   + errno.name()
                   + ")");

@@ -21,6 +21,7 @@ public final class LayerStream implements AutoCloseable {
 
   private LayerStream(InputStream source) throws IOException {
     this.raw = new Counting(source, null);
+    raw.keepOpen = true; // closing a decompressor closes what it reads: not the caller's stream
     BufferedInputStream buffered = new BufferedInputStream(raw, 65536);
     this.compression = Compression.detect(buffered);
     InputStream plain;
@@ -99,6 +100,7 @@ public final class LayerStream implements AutoCloseable {
     final MessageDigest digest = sha256();
     final Counting compressed;
     long count;
+    boolean keepOpen;
 
     Counting(InputStream in, Counting compressed) {
       super(in);
@@ -139,6 +141,13 @@ public final class LayerStream implements AutoCloseable {
         done += r;
       }
       return done;
+    }
+
+    @Override
+    public void close() throws IOException {
+      if (!keepOpen) {
+        super.close();
+      }
     }
 
     @Override

@@ -26,7 +26,8 @@ import java.util.Map;
 final class RootedTree implements Closeable {
   /** Called for each directory this tree makes because an entry's parent was missing. */
   interface ImpliedDir {
-    void made(int parentFd, byte[] name) throws IOException;
+    /** A directory was made; {@code overWhiteout} when it took the place of a whiteout (0/0). */
+    void made(int parentFd, byte[] name, boolean overWhiteout) throws IOException;
   }
 
   private static final int MAX_SYMLINKS = 40;
@@ -160,14 +161,16 @@ final class RootedTree implements Closeable {
           }
           continue;
         }
+        boolean overWhiteout = false;
         if (st != null && !st.isDirectory()) {
           // A file, device or fifo stands where a directory must be: it becomes one.
+          overWhiteout = st.isWhiteoutDevice();
           Sys.unlinkat(cur, c, 0);
           st = null;
         }
         if (st == null) {
           Sys.mkdirat(cur, c, 0755);
-          implied.made(cur, c);
+          implied.made(cur, c, overWhiteout);
         }
         stack.push(Sys.openat(cur, c, Sys.O_PATH | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0));
       }
