@@ -204,10 +204,13 @@ class RealDataTest {
       assertFalse(r.succeeded(), name + ": expected a failure for " + unmappable.toText());
       String err = r.stderr();
       long id = unmappable.uid() >= user.subuidCount() ? unmappable.uid() : unmappable.gid();
-      assertTrue(err.contains("does not map that id"), name + ": " + r.describe());
+      assertTrue(err.contains("does not map"), name + ": " + r.describe());
       assertTrue(err.contains(Long.toString(id)), name + ": the id " + id + ": " + r.describe());
       String leaf = unmappable.path().substring(unmappable.path().lastIndexOf('/') + 1);
-      assertTrue(err.contains("'" + leaf) || err.contains(leaf + "/'"), name + ": " + err);
+      assertTrue(
+          err.contains("/" + leaf + "\"") || err.contains("/" + leaf + "/\""),
+          name + ": the entry " + leaf + ": " + err);
+      assertTrue(err.contains("usermod --add-subuids"), name + ": the remedy: " + err);
       assertFalse(Files.exists(inNs), name + ": a failed unpack leaves no DEST");
       try (Stream<Path> s = Files.list(work)) {
         assertEquals(
