@@ -140,10 +140,7 @@ public final class Engine implements Closeable {
     }
     for (LayerMeta m : store.all()) {
       if (m.applying() || !driver.exists(m.id())) {
-        if (driver.exists(m.id())) {
-          driver.remove(m.id());
-        }
-        store.delete(m.id());
+        removeState(m.id());
       }
     }
   }
@@ -218,14 +215,7 @@ public final class Engine implements Closeable {
               ownBaseRoot(id);
             }
           } catch (IOException | RuntimeException e) {
-            try {
-              if (driver.exists(id)) {
-                driver.remove(id);
-              }
-              store.delete(id);
-            } catch (IOException cleanup) {
-              e.addSuppressed(cleanup);
-            }
+            discard(id, e);
             throw e;
           }
           store.put(m.withApplying(false));
@@ -285,10 +275,7 @@ public final class Engine implements Closeable {
               Files.deleteIfExists(mp);
             }
           }
-          if (driver.exists(id)) {
-            driver.remove(id);
-          }
-          store.delete(id);
+          removeState(id);
           return null;
         });
   }
@@ -386,6 +373,26 @@ public final class Engine implements Closeable {
   }
 
   /**
+   * Removes what a failed create or apply left of a layer ({@link #removeState}); a failure of that
+   * clean-up is added to {@code failure}, and recovery finishes it at the next start.
+   */
+  private void discard(String id, Exception failure) {
+    try {
+      removeState(id);
+    } catch (IOException cleanup) {
+      failure.addSuppressed(cleanup);
+    }
+  }
+
+  /** Removes a layer's driver state (when there is any), then its record. */
+  private void removeState(String id) throws IOException {
+    if (driver.exists(id)) {
+      driver.remove(id);
+    }
+    store.delete(id);
+  }
+
+  /**
    * ApplyDiff: applies an uncompressed (or compressed) layer tar to a layer made by {@link
    * #create}. A failed or cut-off apply leaves no layer: it is removed entirely.
    */
@@ -401,14 +408,7 @@ public final class Engine implements Closeable {
               r = applier(m).apply(id, tar, dir.get(), LayerApplier.Expect.NOTHING);
             }
           } catch (IOException | RuntimeException e) {
-            try {
-              if (driver.exists(id)) {
-                driver.remove(id);
-              }
-              store.delete(id);
-            } catch (IOException cleanup) {
-              e.addSuppressed(cleanup);
-            }
+            discard(id, e);
             throw e;
           }
           long size = changes0(id, m.parent()).size();

@@ -54,6 +54,14 @@ public final class Host {
     return userNamespace;
   }
 
+  /**
+   * Root of the initial user namespace: what mknod of devices and {@code trusted.*} xattrs need,
+   * and what makes /var/lib/layerd the default data-root.
+   */
+  public boolean realRoot() {
+    return root && !userNamespace;
+  }
+
   public FilesystemProbe filesystems() {
     return filesystems;
   }

@@ -1,7 +1,5 @@
 package io.layerd.cli;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import io.layerd.idmap.EffectiveMapping;
 import io.layerd.idmap.IdKind;
 import io.layerd.idmap.IdMappings;
@@ -187,8 +185,7 @@ final class CheckIdsCommand implements Callable<Integer> {
         doc.put("subordinateIds", sub);
       }
       doc.put("remedy", remedy.orElse(null));
-      out.println(
-          new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(doc));
+      Json.print(out, doc);
     } else {
       for (Map<String, Object> d : inputDocs) {
         @SuppressWarnings("unchecked")

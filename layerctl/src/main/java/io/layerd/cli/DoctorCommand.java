@@ -1,7 +1,5 @@
 package io.layerd.cli;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import io.layerd.idmap.CheckStatus;
 import io.layerd.idmap.Doctor;
 import io.layerd.idmap.DoctorCheck;
@@ -71,8 +69,7 @@ final class DoctorCommand implements Callable<Integer> {
         checks.add(m);
       }
       doc.put("checks", checks);
-      out.println(
-          new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(doc));
+      Json.print(out, doc);
     } else {
       out.print(r.toText());
     }

@@ -1,7 +1,5 @@
 package io.layerd.cli;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import io.layerd.engine.DataRoot;
 import io.layerd.engine.DriverSelector;
 import io.layerd.engine.FsInfo;
@@ -42,7 +40,7 @@ final class DriverCommand implements Runnable {
    * inside a user namespace, where a rootless daemon runs).
    */
   static Path defaultDataRoot(Host host, Map<String, String> env) {
-    if (host.root() && !host.inUserNamespace()) {
+    if (host.realRoot()) {
       return Path.of("/var/lib/layerd");
     }
     String xdg = env.get("XDG_DATA_HOME");
@@ -140,8 +138,7 @@ final class DriverCommand implements Runnable {
           drivers.add(d);
         }
         doc.put("drivers", drivers);
-        out.println(
-            new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(doc));
+        Json.print(out, doc);
       } else {
         out.printf(
             "data-root: %s (%s)%nkernel: %s; uid %d%s%n%n",

@@ -1,7 +1,5 @@
 package io.layerd.cli;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import io.layerd.idmap.EffectiveMapping;
 import io.layerd.idmap.IdKind;
 import io.layerd.idmap.IdMapping;
@@ -97,8 +95,7 @@ final class IdmapCommand implements Runnable {
         Map<String, Object> e = mappings(eff.mappings(), ids);
         e.put("source", eff.source());
         doc.put("effective", e);
-        out.println(
-            new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(doc));
+        Json.print(out, doc);
       } else {
         text(out, current, eff, ids);
       }

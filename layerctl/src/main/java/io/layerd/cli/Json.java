@@ -1,20 +1,35 @@
 package io.layerd.cli;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
 import io.layerd.idmap.IdMapping;
 import io.layerd.idmap.IdRange;
 import io.layerd.idmap.Problems;
 import io.layerd.idmap.RangeOrigin;
 import io.layerd.idmap.SubIdRange;
 import io.layerd.idmap.UserAccount;
+import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
-/** The JSON shapes the id commands share (maps, so that the key names are written down here). */
+/**
+ * The JSON the commands write: one way to print a document, and the shapes the id commands share
+ * (maps, so that the key names are written down here).
+ */
 final class Json {
   private Json() {}
+
+  private static final ObjectMapper MAPPER =
+      new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+  /** Prints {@code doc} (maps, lists and plain values) as indented JSON, then a newline. */
+  static void print(PrintWriter out, Object doc) throws JsonProcessingException {
+    out.println(MAPPER.writeValueAsString(doc));
+  }
 
   static Map<String, Object> user(UserAccount u) {
     Map<String, Object> m = new LinkedHashMap<>();

@@ -17,7 +17,8 @@ import picocli.CommandLine.Command;
       IdmapCommand.class,
       DoctorCommand.class,
       CheckIdsCommand.class,
-      DriverCommand.class
+      DriverCommand.class,
+      LayersCommand.class
     })
 public final class Main implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;

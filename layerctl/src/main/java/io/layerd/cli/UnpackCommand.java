@@ -1,7 +1,5 @@
 package io.layerd.cli;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import io.layerd.unpack.ApplyResult;
 import io.layerd.unpack.LayerApplier;
 import io.layerd.unpack.Staging;
@@ -127,8 +125,7 @@ final class UnpackCommand implements Callable<Integer>, UsesUserNamespace {
       if (!warnings.isEmpty()) {
         doc.put("warnings", warnings);
       }
-      out.println(
-          new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(doc));
+      Json.print(out, doc);
     } else {
       for (String w : warnings) {
         err.println("warning: " + w);

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.layerd.sys.Sys;
 import io.layerd.testkit.RootTest;
 import io.layerd.testkit.TarBuilder;
+import io.layerd.testkit.TestData;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -74,9 +75,9 @@ class IdCommandsTest {
         Cli.run(
             "check-ids",
             "--json",
-            TestData.testdata("images/busybox-1.38.0-glibc-oci").toString(),
-            TestData.testdata("images/dive-test-docker-image.tar").toString(),
-            TestData.testdata("layers/cirros-0.5.3-rootfs-x86_64.tar.xz").toString());
+            TestData.file("images/busybox-1.38.0-glibc-oci").toString(),
+            TestData.file("images/dive-test-docker-image.tar").toString(),
+            TestData.file("layers/cirros-0.5.3-rootfs-x86_64.tar.xz").toString());
     JsonNode j = r.json();
     assertEquals(3, j.get("inputs").size());
     assertEquals("OCI image layout", j.at("/inputs/0/kind").asText());

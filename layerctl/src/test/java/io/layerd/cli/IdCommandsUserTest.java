@@ -8,6 +8,7 @@ import io.layerd.sys.Sys;
 import io.layerd.testkit.ChildJvm;
 import io.layerd.testkit.ChildJvm.Mode;
 import io.layerd.testkit.TarBuilder;
+import io.layerd.testkit.TestFiles;
 import io.layerd.testkit.TestUser;
 import io.layerd.testkit.UserNsTest;
 import java.io.IOException;
@@ -43,7 +44,7 @@ class IdCommandsUserTest {
 
   @AfterEach
   void clean() throws IOException {
-    TestData.deleteTree(dir);
+    TestFiles.deleteTree(dir);
   }
 
   @UserNsTest

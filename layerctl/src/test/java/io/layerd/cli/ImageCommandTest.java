@@ -12,6 +12,7 @@ import io.layerd.sys.Stat;
 import io.layerd.sys.Sys;
 import io.layerd.testkit.RootTest;
 import io.layerd.testkit.TarBuilder;
+import io.layerd.testkit.TestData;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -33,7 +34,7 @@ class ImageCommandTest {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private static Path busybox() {
-    return TestData.testdata("images/busybox-1.38.0-glibc-oci");
+    return TestData.file("images/busybox-1.38.0-glibc-oci");
   }
 
   private void assertNothingIn(Path dir) throws IOException {
@@ -72,7 +73,7 @@ class ImageCommandTest {
 
   @Test
   void textOutputNamesEachLayer() {
-    Path image = TestData.testdata("images/ggcr-whiteout-docker-save.tar");
+    Path image = TestData.file("images/ggcr-whiteout-docker-save.tar");
     Cli.Run r = Cli.run("image", "unpack", image.toString(), tmp.resolve("d").toString()).ok();
     assertEquals(5, r.out().lines().count(), r.out());
     assertTrue(r.out().startsWith("1/4 5692797104b5"), r.out());
@@ -242,7 +243,7 @@ class ImageCommandTest {
 
   @Test
   void whiteoutsKeep() {
-    Path image = TestData.testdata("images/ggcr-whiteout-docker-save.tar");
+    Path image = TestData.file("images/ggcr-whiteout-docker-save.tar");
     Path dest = tmp.resolve("keep");
     Cli.run("image", "unpack", "--whiteouts=keep", image.toString(), dest.toString()).ok();
     assertTrue(Files.isRegularFile(dest.resolve(".wh.foo")));
@@ -251,7 +252,7 @@ class ImageCommandTest {
 
   @RootTest
   void whiteoutsOverlay() throws IOException {
-    Path image = TestData.testdata("images/dive-test-docker-image.tar");
+    Path image = TestData.file("images/dive-test-docker-image.tar");
     Path dest = tmp.resolve("overlay");
     Cli.run("image", "unpack", "--whiteouts=overlay", image.toString(), dest.toString()).ok();
     Stat st = Sys.lstat(dest.resolve("root/example").toString());

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.layerd.testkit.TarBuilder;
+import io.layerd.testkit.TestData;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -127,18 +128,17 @@ class LayerSourceTest {
   @Test
   void realImagesAndLayers() throws IOException {
     // files owned by uid 185992 / gid 5000 (go-containerregistry's test image)
-    List<String> ggcr = entries(TestData.testdata("images/ggcr-test-image-uid185992.tar"));
+    List<String> ggcr = entries(TestData.file("images/ggcr-test-image-uid185992.tar"));
     assertTrue(ggcr.stream().anyMatch(e -> e.endsWith(":185992:5000")), ggcr::toString);
     // busybox OCI layout: home owned by 65534
-    List<String> busybox = entries(TestData.testdata("images/busybox-1.38.0-glibc-oci"));
+    List<String> busybox = entries(TestData.file("images/busybox-1.38.0-glibc-oci"));
     assertTrue(busybox.stream().anyMatch(e -> e.endsWith(":home:65534:65534")), "busybox home");
     assertEquals(
-        1, entries(TestData.testdata("images/dive-test-oci-zstd-image.tar")).size(), "zstd OCI");
-    assertEquals(451, entries(TestData.testdata("images/dive-test-docker-image.tar")).size());
-    List<String> cirros = entries(TestData.testdata("layers/cirros-0.5.3-rootfs-x86_64.tar.xz"));
+        1, entries(TestData.file("images/dive-test-oci-zstd-image.tar")).size(), "zstd OCI");
+    assertEquals(451, entries(TestData.file("images/dive-test-docker-image.tar")).size());
+    List<String> cirros = entries(TestData.file("layers/cirros-0.5.3-rootfs-x86_64.tar.xz"));
     assertTrue(cirros.stream().anyMatch(e -> e.contains(":home/cirros:1000:1000")));
-    List<String> alpine =
-        entries(TestData.testdata("layers/alpine-minirootfs-3.20.3-x86_64.tar.gz"));
+    List<String> alpine = entries(TestData.file("layers/alpine-minirootfs-3.20.3-x86_64.tar.gz"));
     assertTrue(alpine.stream().anyMatch(e -> e.endsWith(":etc/shadow:0:42")));
   }
 }

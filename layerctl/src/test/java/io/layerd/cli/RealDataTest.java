@@ -11,6 +11,7 @@ import io.layerd.sys.Sys;
 import io.layerd.testkit.ChildJvm;
 import io.layerd.testkit.EndToEndTest;
 import io.layerd.testkit.Require;
+import io.layerd.testkit.TestFiles;
 import io.layerd.testkit.TestUser;
 import io.layerd.testkit.TreeManifest;
 import io.layerd.testkit.UserNsTest;
@@ -56,7 +57,7 @@ class RealDataTest {
     Require.root();
     Path tar = Require.command("tar");
     List<Executable> checks = new ArrayList<>();
-    for (Path layer : TestData.all("layers")) {
+    for (Path layer : RealData.all("layers")) {
       checks.add(() -> layerEqualsGnuTar(tar, layer));
     }
     assertAll(checks);
@@ -77,7 +78,7 @@ class RealDataTest {
         "-C",
         theirs.toString());
     assertSameTree(
-        name + ": GNU tar vs layerd", theirs, b -> b, ours, b -> b, !TestData.hasRootEntry(layer));
+        name + ": GNU tar vs layerd", theirs, b -> b, ours, b -> b, !RealData.hasRootEntry(layer));
   }
 
   // ------------------------------------------------------------------ images against umoci
@@ -88,7 +89,7 @@ class RealDataTest {
     Path umoci = Require.command("umoci");
     Path skopeo = Require.command("skopeo");
     List<Executable> checks = new ArrayList<>();
-    for (Path image : TestData.all("images")) {
+    for (Path image : RealData.all("images")) {
       checks.add(() -> imageEqualsUmoci(umoci, skopeo, image));
     }
     assertAll(checks);
@@ -130,7 +131,7 @@ class RealDataTest {
     Path work = userDirectory(user);
     try {
       List<Executable> checks = new ArrayList<>();
-      for (Path layer : TestData.all("layers")) {
+      for (Path layer : RealData.all("layers")) {
         String name = layer.getFileName().toString();
         checks.add(
             () ->
@@ -139,11 +140,11 @@ class RealDataTest {
                     List.of("unpack", "--json", layer.toString()),
                     name,
                     work,
-                    !TestData.hasRootEntry(layer)));
+                    !RealData.hasRootEntry(layer)));
       }
       assertAll(checks);
     } finally {
-      TestData.deleteTree(work);
+      TestFiles.deleteTree(work);
     }
   }
 
@@ -153,7 +154,7 @@ class RealDataTest {
     Path work = userDirectory(user);
     try {
       List<Executable> checks = new ArrayList<>();
-      for (Path image : TestData.all("images")) {
+      for (Path image : RealData.all("images")) {
         String name = image.getFileName().toString();
         checks.add(
             () ->
@@ -166,7 +167,7 @@ class RealDataTest {
       }
       assertAll(checks);
     } finally {
-      TestData.deleteTree(work);
+      TestFiles.deleteTree(work);
     }
   }
 
@@ -226,7 +227,7 @@ class RealDataTest {
     for (JsonNode l : json.get("layers")) {
       skipped += l.get("skippedDevices").asLong();
     }
-    List<String> devices = TestData.devices(rootTree);
+    List<String> devices = RealData.devices(rootTree);
     assertEquals(devices.size(), skipped, name + ": devices skipped in the namespace");
     UnaryOperator<TreeManifest.Options.Builder> noDevices =
         b -> {

@@ -3,6 +3,7 @@ package io.layerd.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.layerd.testkit.TestData;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -28,7 +29,7 @@ class TestDataTest {
 
   @Test
   void everyFileIsListedWithItsSourceAndDigest() throws IOException, NoSuchAlgorithmException {
-    Path root = TestData.repoRoot().resolve("testdata");
+    Path root = TestData.root().resolve("testdata");
     String readme = Files.readString(root.resolve("README.md"), StandardCharsets.UTF_8);
     Map<String, String> listed = new TreeMap<>();
     for (String line : readme.lines().toList()) {

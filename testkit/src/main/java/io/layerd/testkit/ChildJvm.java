@@ -403,23 +403,7 @@ public final class ChildJvm {
 
     private static void deleteQuietly(Path root) {
       try {
-        Files.walkFileTree(
-            root,
-            new SimpleFileVisitor<>() {
-              @Override
-              public FileVisitResult visitFile(Path file, BasicFileAttributes attrs)
-                  throws IOException {
-                Files.deleteIfExists(file);
-                return FileVisitResult.CONTINUE;
-              }
-
-              @Override
-              public FileVisitResult postVisitDirectory(Path dir, IOException exc)
-                  throws IOException {
-                Files.deleteIfExists(dir);
-                return FileVisitResult.CONTINUE;
-              }
-            });
+        TestFiles.deleteTree(root);
       } catch (IOException e) {
         // best effort at exit
       }

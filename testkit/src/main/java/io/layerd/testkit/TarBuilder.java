@@ -517,7 +517,8 @@ public final class TarBuilder {
     return bytes.toByteArray();
   }
 
-  private static byte[] gzip(byte[] data) {
+  /** Any bytes (another archive, a blob of an image), gzip-compressed (one member). */
+  public static byte[] gzip(byte[] data) {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     try (GZIPOutputStream out = new GZIPOutputStream(bytes)) {
       out.write(data);

@@ -6,6 +6,7 @@ import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
@@ -109,6 +110,12 @@ public final class TestUser {
   /** The primary group id. */
   public long gid() {
     return gid;
+  }
+
+  /** Gives {@code path} (not a symlink's target) to this user and its group; needs root. */
+  public void own(Path path) throws IOException {
+    Files.setAttribute(path, "unix:uid", (int) uid, LinkOption.NOFOLLOW_LINKS);
+    Files.setAttribute(path, "unix:gid", (int) gid, LinkOption.NOFOLLOW_LINKS);
   }
 
   /** The home directory (it exists and belongs to the user). */

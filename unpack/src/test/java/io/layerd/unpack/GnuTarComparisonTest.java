@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import io.layerd.testkit.EndToEndTest;
 import io.layerd.testkit.Require;
 import io.layerd.testkit.TarBuilder;
+import io.layerd.testkit.TestData;
 import io.layerd.testkit.TreeManifest;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -29,9 +30,7 @@ class GnuTarComparisonTest {
       TreeManifest.Options.builder().ignoreRootAttributes().build();
 
   static Path testdata(String rel) {
-    String repo = System.getProperty("layerd.repoRoot");
-    Path base = repo == null ? Path.of("..").toAbsolutePath().normalize() : Path.of(repo);
-    Path p = base.resolve("testdata").resolve(rel);
+    Path p = TestData.root().resolve("testdata").resolve(rel);
     Require.that(Files.isRegularFile(p), "needs the test layer " + p);
     return p;
   }

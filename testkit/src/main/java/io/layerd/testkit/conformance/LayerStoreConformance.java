@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 import io.layerd.testkit.ChildJvm;
 import io.layerd.testkit.Require;
 import io.layerd.testkit.TarBuilder;
+import io.layerd.testkit.TestFiles;
 import io.layerd.testkit.TestUser;
 import io.layerd.testkit.TreeManifest;
 import io.layerd.testkit.UserNsTest;
@@ -17,12 +18,9 @@ import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -93,7 +91,7 @@ public abstract class LayerStoreConformance {
       }
     } finally {
       if (base != null) {
-        deleteTree(base);
+        TestFiles.deleteTree(base);
       }
     }
   }
@@ -237,18 +235,18 @@ public abstract class LayerStoreConformance {
     assertEquals(a, b, "every get of a layer shows the same directory");
     assertEquals(2, store.references("l"));
     if (mounts) {
-      assertTrue(mounted(a), a + " is mounted while got");
+      assertTrue(TestFiles.isMountPoint(a), a + " is mounted while got");
     }
     store.put("l");
     assertEquals(1, store.references("l"));
     assertEquals("x", Files.readString(a.resolve("f")), "still there after the first put");
     if (mounts) {
-      assertTrue(mounted(a), "a layer got twice stays mounted after one put");
+      assertTrue(TestFiles.isMountPoint(a), "a layer got twice stays mounted after one put");
     }
     store.put("l");
     assertEquals(0, store.references("l"));
     if (mounts) {
-      assertFalse(mounted(a), "the last put unmounts");
+      assertFalse(TestFiles.isMountPoint(a), "the last put unmounts");
     }
     assertThrows(IOException.class, () -> store.put("l"), "a put without a get");
     assertEquals(0, store.references("l"));
@@ -259,7 +257,7 @@ public abstract class LayerStoreConformance {
     assertFalse(store.exists("l"));
     assertEquals(0, store.references("l"));
     if (mounts) {
-      assertFalse(mounted(again));
+      assertFalse(TestFiles.isMountPoint(again));
     }
   }
 
@@ -705,46 +703,9 @@ public abstract class LayerStoreConformance {
     return s.getBytes(StandardCharsets.UTF_8);
   }
 
-  /** True when {@code path} is a mount point of this process. */
-  private static boolean mounted(Path path) throws IOException {
-    String p = path.toAbsolutePath().normalize().toString();
-    for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
-      String[] f = line.split(" ");
-      if (f.length > 4 && f[4].equals(p)) {
-        return true;
-      }
-    }
-    return false;
-  }
-
   /** True outside any user namespace (uid_map maps every id to itself). */
   private static boolean inInitialUserNamespace() throws IOException {
     String map = Files.readString(Path.of("/proc/self/uid_map")).trim();
     return map.matches("0\\s+0\\s+4294967295");
-  }
-
-  private static void deleteTree(Path root) throws IOException {
-    if (!Files.exists(root, LinkOption.NOFOLLOW_LINKS)) {
-      return;
-    }
-    Files.walkFileTree(
-        root,
-        new SimpleFileVisitor<>() {
-          @Override
-          public FileVisitResult visitFile(Path file, BasicFileAttributes attrs)
-              throws IOException {
-            Files.delete(file);
-            return FileVisitResult.CONTINUE;
-          }
-
-          @Override
-          public FileVisitResult postVisitDirectory(Path dir, IOException exc) throws IOException {
-            if (exc != null) {
-              throw exc;
-            }
-            Files.delete(dir);
-            return FileVisitResult.CONTINUE;
-          }
-        });
   }
 }

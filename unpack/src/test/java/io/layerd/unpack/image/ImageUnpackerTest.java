@@ -222,8 +222,8 @@ class ImageUnpackerTest {
     ObjectNode d = l.image("linux/amd64", layerWith("base", "1"), good);
     Path image = l.add(d, null).write();
     // Substitute the second layer's blob with other bytes of the same size.
-    String goodDigest = TestImages.sha256(TestImages.gzip(good));
-    byte[] evilBlob = TestImages.gzip(evil);
+    String goodDigest = TestImages.sha256(TarBuilder.gzip(good));
+    byte[] evilBlob = TarBuilder.gzip(evil);
     Path blob = image.resolve("blobs/sha256/" + goodDigest.substring(7));
     assertEquals(Files.size(blob), evilBlob.length);
     Files.write(blob, evilBlob);
@@ -249,7 +249,7 @@ class ImageUnpackerTest {
   void diffIdMismatchNamesTheLayer() throws IOException {
     TestImages.Layout l = new TestImages.Layout(tmp.resolve("img"));
     byte[] tar = layerWith("f", "x");
-    byte[] blob = TestImages.gzip(tar);
+    byte[] blob = TarBuilder.gzip(tar);
     String wrong = TestImages.sha256(layerWith("f", "y"));
     ObjectNode m = TestImages.object();
     m.put("schemaVersion", 2);
@@ -286,7 +286,7 @@ class ImageUnpackerTest {
 
     // A layer descriptor whose size is wrong.
     TestImages.Layout l2 = new TestImages.Layout(tmp.resolve("img2"));
-    byte[] blob = TestImages.gzip(layerWith("f", "x"));
+    byte[] blob = TarBuilder.gzip(layerWith("f", "x"));
     ObjectNode m = TestImages.object();
     m.put("schemaVersion", 2);
     m.set(
@@ -384,7 +384,7 @@ class ImageUnpackerTest {
     Path image = tmp.resolve("compressed.tar");
     TarBuilder.create()
         .file("c.json", config)
-        .file("1/layer.tar.gz", TestImages.gzip(l1))
+        .file("1/layer.tar.gz", TarBuilder.gzip(l1))
         .file("2/layer.tar.zst", TarBuilder.create().file("b", "2").zstd())
         .file("manifest.json", TestImages.json(TestImages.object().arrayNode().add(entry)))
         .writeTo(image);
@@ -400,7 +400,7 @@ class ImageUnpackerTest {
   void compressedArchiveIsRefusedClearly() throws IOException {
     Path plain = dockerSave(false, "x:1");
     Path gz = tmp.resolve("image.tar.gz");
-    Files.write(gz, TestImages.gzip(Files.readAllBytes(plain)));
+    Files.write(gz, TarBuilder.gzip(Files.readAllBytes(plain)));
     ImageException e =
         assertThrows(ImageException.class, () -> DEFAULT.unpack(gz, tmp.resolve("d")));
     assertTrue(e.getMessage().contains("gzip-compressed"), e.getMessage());

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.layerd.sys.Stat;
 import io.layerd.sys.Sys;
 import io.layerd.testkit.RootTest;
+import io.layerd.testkit.TestData;
 import io.layerd.testkit.TreeManifest;
 import io.layerd.unpack.ApplyResult;
 import io.layerd.unpack.Compression;
@@ -40,7 +41,7 @@ class RealImagesTest {
   @RootTest
   void busyboxOciLayoutKeepsItsHardlinks() throws IOException {
     Path dest = tmp.resolve("busybox");
-    ImageResult r = DEFAULT.unpack(TestImages.testdata("images/busybox-1.38.0-glibc-oci"), dest);
+    ImageResult r = DEFAULT.unpack(TestData.file("images/busybox-1.38.0-glibc-oci"), dest);
     assertEquals(ImageResult.OCI_LAYOUT, r.format());
     assertEquals("busybox:1.38.0-glibc", r.refName());
     assertEquals("linux/amd64", r.platform().toString());
@@ -60,7 +61,7 @@ class RealImagesTest {
 
   @RootTest
   void ociLayoutAsATarEqualsTheDirectory() throws IOException {
-    Path layout = TestImages.testdata("images/busybox-1.38.0-glibc-oci");
+    Path layout = TestData.file("images/busybox-1.38.0-glibc-oci");
     Path tar = tmp.resolve("busybox-oci.tar");
     TestImages.tarUp(layout, tar);
     ImageResult fromTar = DEFAULT.unpack(tar, tmp.resolve("a"));
@@ -72,7 +73,7 @@ class RealImagesTest {
   @RootTest
   void diveDockerSaveAppliesWhiteouts() throws IOException {
     Path dest = tmp.resolve("dive");
-    ImageResult r = DEFAULT.unpack(TestImages.testdata("images/dive-test-docker-image.tar"), dest);
+    ImageResult r = DEFAULT.unpack(TestData.file("images/dive-test-docker-image.tar"), dest);
     assertEquals(ImageResult.DOCKER_SAVE, r.format());
     assertEquals("dive-test:latest", r.refName());
     assertEquals(14, r.layers().size());
@@ -90,8 +91,7 @@ class RealImagesTest {
   @RootTest
   void ggcrDockerSaveAppliesWhiteouts() throws IOException {
     Path dest = tmp.resolve("ggcr");
-    ImageResult r =
-        DEFAULT.unpack(TestImages.testdata("images/ggcr-whiteout-docker-save.tar"), dest);
+    ImageResult r = DEFAULT.unpack(TestData.file("images/ggcr-whiteout-docker-save.tar"), dest);
     assertEquals(4, r.layers().size());
     assertFalse(Files.exists(dest.resolve("foo")), "layer 4 whites out foo");
     assertTrue(Files.isRegularFile(dest.resolve("bin/getconf")));
@@ -101,8 +101,7 @@ class RealImagesTest {
   @RootTest
   void ociTarWithAZstdLayer() throws IOException {
     Path dest = tmp.resolve("zstd");
-    ImageResult r =
-        DEFAULT.unpack(TestImages.testdata("images/dive-test-oci-zstd-image.tar"), dest);
+    ImageResult r = DEFAULT.unpack(TestData.file("images/dive-test-oci-zstd-image.tar"), dest);
     assertEquals(ImageResult.OCI_LAYOUT, r.format());
     assertEquals("linux/arm64", r.platform().toString());
     assertEquals(Compression.ZSTD, r.layers().get(0).compression());
@@ -115,15 +114,14 @@ class RealImagesTest {
         ImageUnpacker.builder()
             .platform(Platform.parse("linux/arm64"))
             .build()
-            .unpack(
-                TestImages.testdata("images/dive-test-oci-zstd-image.tar"), tmp.resolve("zstd2"));
+            .unpack(TestData.file("images/dive-test-oci-zstd-image.tar"), tmp.resolve("zstd2"));
     assertEquals(List.of(), again.warnings());
   }
 
   @RootTest
   void ownersBeyondTheUsualRangeAsRoot() throws IOException {
     Path dest = tmp.resolve("uid");
-    DEFAULT.unpack(TestImages.testdata("images/ggcr-test-image-uid185992.tar"), dest);
+    DEFAULT.unpack(TestData.file("images/ggcr-test-image-uid185992.tar"), dest);
     Stat foo = lstat(dest.resolve("foo"));
     assertEquals(185992, foo.uid());
     assertEquals(5000, foo.gid());
@@ -136,7 +134,7 @@ class RealImagesTest {
    */
   @RootTest
   void tamperedLayerFailsNamingItAndLeavesNoDest() throws IOException {
-    Path original = TestImages.testdata("images/ggcr-whiteout-docker-save.tar");
+    Path original = TestData.file("images/ggcr-whiteout-docker-save.tar");
     String victim = "5692797104b543c372cbcdacbf4e2c8333d931cdd028c486941bf873865d1de5/layer.tar";
     Path tampered = tmp.resolve("tampered.tar");
     try (InputStream in = Files.newInputStream(original);

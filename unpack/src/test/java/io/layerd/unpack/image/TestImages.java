@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.layerd.testkit.TarBuilder;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -15,10 +14,10 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.stream.Stream;
-import java.util.zip.GZIPOutputStream;
 
 /**
- * Images for tests: the repository's real test data, and OCI layouts and archives built in code.
+ * Images for tests: OCI layouts and archives built in code (the repository's real test data is
+ * {@link io.layerd.testkit.TestData}).
  */
 final class TestImages {
   private TestImages() {}
@@ -28,50 +27,12 @@ final class TestImages {
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  /**
-   * The repository root: the system property {@code layerd.repoRoot} (surefire sets it), else the
-   * first directory up from the working directory that holds {@code testdata/}.
-   */
-  static Path repoRoot() {
-    String prop = System.getProperty("layerd.repoRoot");
-    if (prop != null && !prop.isBlank() && Files.isDirectory(Path.of(prop, "testdata"))) {
-      return Path.of(prop).toAbsolutePath();
-    }
-    for (Path p = Path.of("").toAbsolutePath(); p != null; p = p.getParent()) {
-      if (Files.isDirectory(p.resolve("testdata"))) {
-        return p;
-      }
-    }
-    throw new IllegalStateException(
-        "cannot find the repository's testdata/: set -Dlayerd.repoRoot or run inside the"
-            + " repository");
-  }
-
-  /** A file or directory under testdata/, which must exist. */
-  static Path testdata(String relative) {
-    Path p = repoRoot().resolve("testdata").resolve(relative);
-    if (!Files.exists(p)) {
-      throw new IllegalStateException("missing test data: " + p);
-    }
-    return p;
-  }
-
   static String sha256(byte[] b) {
     try {
       return "sha256:" + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b));
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
     }
-  }
-
-  static byte[] gzip(byte[] data) {
-    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-    try (GZIPOutputStream out = new GZIPOutputStream(bytes)) {
-      out.write(data);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-    return bytes.toByteArray();
   }
 
   static byte[] json(Object node) {
@@ -145,7 +106,7 @@ final class TestImages {
       ArrayNode layers = m.putArray("layers");
       for (byte[] tar : layerTars) {
         diffIds.add(sha256(tar));
-        layers.add(descriptor(LAYER_GZIP, gzip(tar)));
+        layers.add(descriptor(LAYER_GZIP, TarBuilder.gzip(tar)));
       }
       m.set(
           "config",

@@ -65,11 +65,6 @@ final class BtrfsDriver implements Driver {
     return d;
   }
 
-  /** Root of the initial user namespace. */
-  static boolean realRoot(Host host) {
-    return host.root() && !host.inUserNamespace();
-  }
-
   @Override
   public String name() {
     return NAME;
@@ -79,7 +74,7 @@ final class BtrfsDriver implements Driver {
   public Set<Capability> capabilities() {
     Set<Capability> c =
         EnumSet.of(Capability.ROOTLESS, Capability.COPY_ON_WRITE, Capability.XATTRS);
-    if (realRoot(host)) {
+    if (host.realRoot()) {
       c.add(Capability.DEVICES); // mknod of devices needs real root
     }
     return c;
@@ -152,7 +147,7 @@ final class BtrfsDriver implements Driver {
 
   /** How this host removes subvolumes, for humans. */
   static String removal(Host host, FsInfo fs) {
-    if (realRoot(host)) {
+    if (host.realRoot()) {
       return "BTRFS_IOC_SNAP_DESTROY (root)";
     }
     if (fs.hasOption(USER_SUBVOL_RM_ALLOWED)) {

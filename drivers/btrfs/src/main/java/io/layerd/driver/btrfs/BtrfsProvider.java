@@ -57,7 +57,7 @@ public final class BtrfsProvider implements DriverProvider {
         "data-root is on btrfs"
             + (fs.source().isEmpty() ? "" : " (" + fs.source() + " at " + fs.mountPoint() + ")"));
     boolean rmAllowed = fs.hasOption(BtrfsDriver.USER_SUBVOL_RM_ALLOWED);
-    if (BtrfsDriver.realRoot(host)) {
+    if (host.realRoot()) {
       reasons.add("removal by BTRFS_IOC_SNAP_DESTROY (root)");
     } else if (rmAllowed) {
       reasons.add(

@@ -2,6 +2,7 @@ package io.layerd.driver.btrfs;
 
 import io.layerd.engine.EngineUnderTest;
 import io.layerd.testkit.ChildJvm;
+import io.layerd.testkit.LoopBtrfs;
 import io.layerd.testkit.Require;
 import io.layerd.testkit.TestUser;
 import io.layerd.testkit.conformance.LayerStoreConformance;
@@ -33,7 +34,7 @@ abstract class BtrfsConformance extends LayerStoreConformance {
     }
     Require.root();
     fs = LoopBtrfs.create(userSubvolRmAllowed, TestUser.standard());
-    System.setProperty(MOUNT_PROPERTY, fs.mountPoint.toString());
+    System.setProperty(MOUNT_PROPERTY, fs.mountPoint().toString());
   }
 
   static void unmount() throws IOException {

@@ -4,16 +4,16 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.layerd.engine.DriverFixtures;
 import io.layerd.engine.DriverSelector;
 import io.layerd.engine.FsInfo;
 import io.layerd.engine.Host;
-import io.layerd.engine.spi.Driver;
-import io.layerd.engine.spi.DriverContext;
 import io.layerd.engine.spi.DriverProvider;
-import io.layerd.engine.spi.Probe;
 import io.layerd.sys.StatFs;
+import io.layerd.testkit.LoopBtrfs;
 import io.layerd.testkit.Require;
 import io.layerd.testkit.RootTest;
+import io.layerd.testkit.TestFiles;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -22,7 +22,7 @@ import java.util.Map;
 /** btrfs for real, as root, on a loop-mounted filesystem made by each test. */
 class BtrfsRootTest {
   private static final List<DriverProvider> PROVIDERS =
-      List.of(new BtrfsProvider(), new Fallback());
+      List.of(new BtrfsProvider(), DriverFixtures.fallback());
 
   @RootTest
   void roundTripAsRoot() throws Exception {
@@ -66,30 +66,7 @@ class BtrfsRootTest {
       assertEquals(List.of("data-root is on " + info.type() + ", not btrfs"), v.reasons());
       assertEquals("fallback", s.chosen());
     } finally {
-      LoopBtrfs.deleteTree(tmp);
-    }
-  }
-
-  /** Always usable, so that a selection has something to choose when btrfs is refused. */
-  static final class Fallback implements DriverProvider {
-    @Override
-    public String name() {
-      return "fallback";
-    }
-
-    @Override
-    public int priority() {
-      return 100;
-    }
-
-    @Override
-    public Probe probe(DriverContext context) {
-      return Probe.of("always");
-    }
-
-    @Override
-    public Driver open(DriverContext context) {
-      throw new UnsupportedOperationException();
+      TestFiles.deleteTree(tmp);
     }
   }
 }

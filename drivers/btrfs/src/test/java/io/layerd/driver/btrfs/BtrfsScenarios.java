@@ -4,22 +4,16 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.layerd.engine.DriverFixtures;
 import io.layerd.engine.Engine;
-import io.layerd.engine.EngineConfig;
-import io.layerd.engine.Host;
-import io.layerd.engine.spi.DriverContext;
 import io.layerd.engine.spi.Probe;
 import io.layerd.sys.Fd;
 import io.layerd.sys.Names;
 import io.layerd.sys.Sys;
-import io.layerd.testkit.TarBuilder;
-import io.layerd.unpack.OwnerMapper;
 import java.io.ByteArrayInputStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.util.List;
-import java.util.Map;
 
 /**
  * Checks that run as root in the test JVM, or in a child JVM as the test user inside a user
@@ -29,14 +23,7 @@ final class BtrfsScenarios {
   private BtrfsScenarios() {}
 
   static Engine openEngine(Path dataRoot) throws Exception {
-    return Engine.open(
-        new EngineConfig(
-            dataRoot,
-            "btrfs",
-            Map.of(),
-            Host.current(),
-            List.of(new BtrfsProvider()),
-            OwnerMapper.identity()));
+    return DriverFixtures.openEngine(dataRoot, new BtrfsProvider());
   }
 
   /**
@@ -57,31 +44,12 @@ final class BtrfsScenarios {
           "base",
           null,
           new ByteArrayInputStream(
-              TarBuilder.create()
-                  .file("gone", "G")
-                  .file("keep", "K")
-                  .dir("d")
-                  .file("d/old", "O")
-                  .symlink("escape", outside.toString())
-                  .build()));
+              DriverFixtures.baseLayer().symlink("escape", outside.toString()).build()));
       e.create("child", "base");
-      e.applyDiff(
-          "child",
-          "base",
-          new ByteArrayInputStream(
-              TarBuilder.create()
-                  .whiteout("gone")
-                  .dir("d")
-                  .opaque("d")
-                  .file("d/new", "N")
-                  .build()));
+      e.applyDiff("child", "base", DriverFixtures.childLayer());
       Path view = e.get("child");
       assertEquals(e.driver().diffDirectory("child"), view, "a subvolume needs no mount");
-      assertFalse(Files.exists(view.resolve("gone"), LinkOption.NOFOLLOW_LINKS));
-      assertEquals("K", Files.readString(view.resolve("keep")));
-      try (var s = Files.list(view.resolve("d"))) {
-        assertEquals(List.of(view.resolve("d/new")), s.toList());
-      }
+      DriverFixtures.assertChildView(view);
       e.put("child");
       Path base = e.driver().diffDirectory("base");
       assertTrue(Files.exists(base.resolve("gone")), "the parent keeps what its child deleted");
@@ -129,10 +97,7 @@ final class BtrfsScenarios {
   static void probeUsable(String[] args) throws Exception {
     Path dataRoot = Path.of(args[0]);
     Files.createDirectories(dataRoot);
-    Probe p =
-        new BtrfsProvider()
-            .probe(
-                new DriverContext(dataRoot, dataRoot.resolve("btrfs"), Host.current(), Map.of()));
+    Probe p = DriverFixtures.probe(new BtrfsProvider(), dataRoot);
     String all = String.join("\n", p.reasons());
     for (int i = 1; i < args.length; i++) {
       assertTrue(all.contains(args[i]), "'" + args[i] + "' in:\n" + all);

@@ -1,6 +1,7 @@
 package io.layerd.driver.btrfs;
 
 import io.layerd.testkit.ChildJvm;
+import io.layerd.testkit.LoopBtrfs;
 import io.layerd.testkit.TestUser;
 import io.layerd.testkit.UserNsTest;
 

@@ -8,11 +8,10 @@ import io.layerd.engine.spi.Driver;
 import io.layerd.engine.spi.DriverContext;
 import io.layerd.engine.spi.DriverRefusal;
 import io.layerd.engine.spi.Mount;
-import io.layerd.sys.Fd;
+import io.layerd.engine.spi.StagedDirectories;
 import io.layerd.sys.Names;
 import io.layerd.sys.Stat;
 import io.layerd.sys.Sys;
-import io.layerd.unpack.RootedPaths;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
@@ -20,7 +19,6 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.EnumSet;
@@ -29,7 +27,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.UUID;
 import java.util.regex.Pattern;
 
 /**
@@ -47,6 +44,7 @@ import java.util.regex.Pattern;
  *   &lt;id&gt;/empty/    an empty lowerdir for a base layer's read-write mount (fuse-overlayfs needs one)
  *   +creating-&lt;id&gt;-&lt;random&gt;/, +removing-&lt;id&gt;-&lt;random&gt;/
  *                   a layer being made or removed ('+' is never in an id); removed on open
+ *                   ({@link StagedDirectories})
  * </pre>
  *
  * <p>Mounts (as data; the engine runs {@code fuse-overlayfs -o OPTIONS TARGET}): a read-write layer
@@ -83,12 +81,14 @@ final class FuseOverlayfsDriver implements Driver {
   private static final Pattern ID_MAPPING = Pattern.compile("\\d+:\\d+:\\d+(?::\\d+:\\d+:\\d+)*");
 
   private final Path home;
+  private final StagedDirectories staged;
   private final Host host;
   private final DeletionForm form;
   private final List<String> extraOptions;
 
   private FuseOverlayfsDriver(Path home, Host host, List<String> extraOptions) {
     this.home = home;
+    this.staged = StagedDirectories.beside(home, CREATING, REMOVING);
     this.host = host;
     this.form = formFor(host);
     this.extraOptions = List.copyOf(extraOptions);
@@ -101,7 +101,7 @@ final class FuseOverlayfsDriver implements Driver {
     checkPath(home);
     Files.createDirectories(home);
     FuseOverlayfsDriver d = new FuseOverlayfsDriver(home, ctx.host(), extra);
-    d.clearLeftOvers();
+    d.staged.clearLeftOvers();
     return d;
   }
 
@@ -110,12 +110,7 @@ final class FuseOverlayfsDriver implements Driver {
    * otherwise (trusted.* xattrs are refused in a user namespace).
    */
   static DeletionForm formFor(Host host) {
-    return realRoot(host) ? DeletionForm.OVERLAY_TRUSTED : DeletionForm.OVERLAY_USER;
-  }
-
-  /** Root of the initial user namespace. */
-  static boolean realRoot(Host host) {
-    return host.root() && !host.inUserNamespace();
+    return host.realRoot() ? DeletionForm.OVERLAY_TRUSTED : DeletionForm.OVERLAY_USER;
   }
 
   /** The xattr that marks an opaque directory in {@code form}. */
@@ -184,23 +179,6 @@ final class FuseOverlayfsDriver implements Driver {
     }
   }
 
-  private void clearLeftOvers() throws IOException {
-    List<String> stale = new ArrayList<>();
-    try (var s = Files.list(home)) {
-      s.map(p -> p.getFileName().toString())
-          .filter(n -> n.startsWith(CREATING) || n.startsWith(REMOVING))
-          .forEach(stale::add);
-    }
-    if (stale.isEmpty()) {
-      return;
-    }
-    try (Fd h = Sys.openDirectory(home.toString())) {
-      for (String n : stale) {
-        RootedPaths.removeAll(h.get(), n);
-      }
-    }
-  }
-
   @Override
   public String name() {
     return NAME;
@@ -214,7 +192,7 @@ final class FuseOverlayfsDriver implements Driver {
             Capability.COPY_ON_WRITE,
             Capability.NEEDS_MOUNT,
             Capability.XATTRS);
-    if (realRoot(host)) {
+    if (host.realRoot()) {
       c.add(Capability.DEVICES); // mknod of devices needs real root
     }
     return c;
@@ -249,35 +227,28 @@ final class FuseOverlayfsDriver implements Driver {
       chain.add(parent);
       chain.addAll(lowerChain(parent));
     }
-    Path tmp = home.resolve(CREATING + id + "-" + UUID.randomUUID());
-    Files.createDirectory(
-        tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-    try {
-      Files.createDirectory(tmp.resolve(DIFF));
-      Files.setPosixFilePermissions(
-          tmp.resolve(DIFF), PosixFilePermissions.fromString("rwxr-xr-x"));
-      Files.createDirectory(
-          tmp.resolve(WORK),
-          PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-      if (parent != null) {
-        sameRootAs(home.resolve(parent).resolve(DIFF), tmp.resolve(DIFF));
-      }
-      if (chain.isEmpty()) {
-        Files.createDirectory(tmp.resolve(EMPTY));
-        Files.setPosixFilePermissions(
-            tmp.resolve(EMPTY), PosixFilePermissions.fromString("r-xr-xr-x"));
-      } else {
-        Files.write(tmp.resolve(LOWER), String.join(":", chain).getBytes(StandardCharsets.UTF_8));
-      }
-      Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
-    } catch (IOException | RuntimeException e) {
-      try {
-        removeInHome(tmp.getFileName().toString());
-      } catch (IOException cleanup) {
-        e.addSuppressed(cleanup);
-      }
-      throw e;
-    }
+    staged.create(
+        id,
+        stage -> {
+          Path tmp = stage.path();
+          Files.createDirectory(tmp.resolve(DIFF));
+          Files.setPosixFilePermissions(
+              tmp.resolve(DIFF), PosixFilePermissions.fromString("rwxr-xr-x"));
+          Files.createDirectory(
+              tmp.resolve(WORK),
+              PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+          if (parent != null) {
+            sameRootAs(home.resolve(parent).resolve(DIFF), tmp.resolve(DIFF));
+          }
+          if (chain.isEmpty()) {
+            Files.createDirectory(tmp.resolve(EMPTY));
+            Files.setPosixFilePermissions(
+                tmp.resolve(EMPTY), PosixFilePermissions.fromString("r-xr-xr-x"));
+          } else {
+            Files.write(
+                tmp.resolve(LOWER), String.join(":", chain).getBytes(StandardCharsets.UTF_8));
+          }
+        });
   }
 
   /**
@@ -308,20 +279,8 @@ final class FuseOverlayfsDriver implements Driver {
 
   @Override
   public void remove(String id) throws IOException {
-    Path p = layer(id);
-    if (!Files.exists(p, LinkOption.NOFOLLOW_LINKS)) {
-      return;
-    }
     // Renamed first, so that a crash part-way leaves a '+removing-' left-over, never half a layer.
-    String doomed = REMOVING + id + "-" + UUID.randomUUID();
-    Files.move(p, home.resolve(doomed), StandardCopyOption.ATOMIC_MOVE);
-    removeInHome(doomed);
-  }
-
-  private void removeInHome(String name) throws IOException {
-    try (Fd h = Sys.openDirectory(home.toString())) {
-      RootedPaths.removeAll(h.get(), name);
-    }
+    staged.remove(LayerIds.check(id));
   }
 
   @Override

@@ -73,7 +73,7 @@ public final class FuseOverlayfsProvider implements DriverProvider {
     Host host = context.host();
     List<String> extra = FuseOverlayfsDriver.mountOptions(context.options());
     FuseOverlayfsDriver.checkPath(context.home().toAbsolutePath());
-    boolean realRoot = FuseOverlayfsDriver.realRoot(host);
+    boolean realRoot = host.realRoot();
     if (!host.root() && !host.inUserNamespace()) {
       throw new DriverRefusal(
           name(),

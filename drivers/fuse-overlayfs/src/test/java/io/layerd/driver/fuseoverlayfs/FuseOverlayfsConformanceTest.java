@@ -2,6 +2,7 @@ package io.layerd.driver.fuseoverlayfs;
 
 import io.layerd.engine.EngineUnderTest;
 import io.layerd.testkit.ChildJvm;
+import io.layerd.testkit.DevFuse;
 import io.layerd.testkit.Require;
 import io.layerd.testkit.conformance.LayerStoreConformance;
 import io.layerd.testkit.conformance.LayerStoreUnderTest;
@@ -15,7 +16,7 @@ import org.junit.jupiter.api.BeforeAll;
  * child JVM (the suite's user-namespace check), with /dev/fuse opened to users meanwhile.
  */
 class FuseOverlayfsConformanceTest extends LayerStoreConformance {
-  private static FuseFixtures.DevFuseMode devFuse;
+  private static DevFuse devFuse;
 
   @BeforeAll
   static void prerequisites() throws IOException {
@@ -23,7 +24,7 @@ class FuseOverlayfsConformanceTest extends LayerStoreConformance {
     Require.command("fusermount3");
     Require.fuse();
     if (ChildJvm.currentMode() == null && Require.isRoot()) {
-      devFuse = FuseFixtures.DevFuseMode.set("rw-rw-rw-"); // for the user-namespace run
+      devFuse = DevFuse.openToUsers(); // for the user-namespace run
     }
   }
 

@@ -4,12 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.layerd.engine.DriverFixtures;
 import io.layerd.engine.DriverSelector;
 import io.layerd.engine.Host;
-import io.layerd.engine.spi.Driver;
-import io.layerd.engine.spi.DriverContext;
 import io.layerd.engine.spi.DriverProvider;
-import io.layerd.engine.spi.Probe;
 import io.layerd.testkit.Require;
 import io.layerd.testkit.RootTest;
 import java.util.List;
@@ -46,7 +44,8 @@ class FuseOverlayfsRootTest {
   @RootTest
   void verdictsWithAndWithoutTheBinary() throws Exception {
     requireFuseOverlayfs();
-    List<DriverProvider> providers = List.of(new FuseOverlayfsProvider(), new Fallback());
+    List<DriverProvider> providers =
+        List.of(new FuseOverlayfsProvider(), DriverFixtures.fallback());
     try (var dir = new FuseFixtures.UserDataRoot(null)) {
       Host host = Host.current();
       DriverSelector.Selection with =
@@ -67,29 +66,6 @@ class FuseOverlayfsRootTest {
       assertEquals("prerequisites missing", v.refusal());
       assertTrue(v.reasons().get(0).contains("apt-get install fuse-overlayfs"), v.toString());
       assertEquals("fallback", sel.chosen());
-    }
-  }
-
-  /** Always usable, so that a selection has something to choose when fuse-overlayfs is refused. */
-  static final class Fallback implements DriverProvider {
-    @Override
-    public String name() {
-      return "fallback";
-    }
-
-    @Override
-    public int priority() {
-      return 100;
-    }
-
-    @Override
-    public Probe probe(DriverContext context) {
-      return Probe.of("always");
-    }
-
-    @Override
-    public Driver open(DriverContext context) {
-      throw new UnsupportedOperationException();
     }
   }
 }

@@ -7,25 +7,20 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.layerd.engine.DriverFixtures;
 import io.layerd.engine.Engine;
-import io.layerd.engine.EngineConfig;
-import io.layerd.engine.Host;
 import io.layerd.engine.Mounter;
-import io.layerd.engine.spi.DriverContext;
 import io.layerd.engine.spi.DriverRefusal;
 import io.layerd.engine.spi.Probe;
 import io.layerd.sys.Names;
 import io.layerd.sys.Stat;
 import io.layerd.sys.Sys;
-import io.layerd.testkit.TarBuilder;
-import io.layerd.unpack.OwnerMapper;
+import io.layerd.testkit.TestFiles;
 import java.io.ByteArrayInputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.util.List;
-import java.util.Map;
 
 /**
  * Checks that run as root in the test JVM, or in a child JVM as the test user inside a user
@@ -36,14 +31,7 @@ final class FuseOverlayfsScenarios {
   private FuseOverlayfsScenarios() {}
 
   static Engine openEngine(Path dataRoot) throws Exception {
-    return Engine.open(
-        new EngineConfig(
-            dataRoot,
-            "fuse-overlayfs",
-            Map.of(),
-            Host.current(),
-            List.of(new FuseOverlayfsProvider()),
-            OwnerMapper.identity()));
+    return DriverFixtures.openEngine(dataRoot, new FuseOverlayfsProvider());
   }
 
   /**
@@ -58,27 +46,9 @@ final class FuseOverlayfsScenarios {
     try (Engine e = openEngine(dataRoot)) {
       assertEquals("fuse-overlayfs", e.driver().name());
       e.create("base", null);
-      e.applyDiff(
-          "base",
-          null,
-          new ByteArrayInputStream(
-              TarBuilder.create()
-                  .file("gone", "G")
-                  .file("keep", "K")
-                  .dir("d")
-                  .file("d/old", "O")
-                  .build()));
+      e.applyDiff("base", null, new ByteArrayInputStream(DriverFixtures.baseLayer().build()));
       e.create("child", "base");
-      e.applyDiff(
-          "child",
-          "base",
-          new ByteArrayInputStream(
-              TarBuilder.create()
-                  .whiteout("gone")
-                  .dir("d")
-                  .opaque("d")
-                  .file("d/new", "N")
-                  .build()));
+      e.applyDiff("child", "base", DriverFixtures.childLayer());
 
       // The form in the diff directory: what fuse-overlayfs honours.
       Path diff = e.driver().diffDirectory("child");
@@ -92,13 +62,9 @@ final class FuseOverlayfsScenarios {
       // The mounted view obeys it.
       Path view = e.get("child");
       assertFalse(Mounter.isStale(view));
-      assertFalse(Files.exists(view.resolve("gone"), LinkOption.NOFOLLOW_LINKS));
-      assertEquals("K", Files.readString(view.resolve("keep")));
-      try (var s = Files.list(view.resolve("d"))) {
-        assertEquals(List.of(view.resolve("d/new")), s.toList());
-      }
+      DriverFixtures.assertChildView(view);
       e.put("child");
-      assertFalse(FuseFixtures.mounted(view), "the last put unmounts");
+      assertFalse(TestFiles.isMountPoint(view), "the last put unmounts");
 
       // A read-write layer whose helper dies is mounted again on the next get.
       e.createReadWrite("rw", "child");
@@ -116,9 +82,9 @@ final class FuseOverlayfsScenarios {
           Sys.lstat(e.driver().diffDirectory("rw").resolve("keep").toString()).isWhiteoutDevice(),
           "fuse-overlayfs records its own deletions as 0/0 character devices");
       e.put("rw");
-      assertTrue(FuseFixtures.mounted(rw), "one get is still outstanding");
+      assertTrue(TestFiles.isMountPoint(rw), "one get is still outstanding");
       e.put("rw");
-      assertFalse(FuseFixtures.mounted(rw), "the last put unmounts (fusermount3 -u)");
+      assertFalse(TestFiles.isMountPoint(rw), "the last put unmounts (fusermount3 -u)");
       assertTrue(FuseFixtures.helperEnds(rw, 10), "and the helper ends");
 
       e.remove("rw");
@@ -132,11 +98,7 @@ final class FuseOverlayfsScenarios {
   static void probeUsable(String[] args) throws Exception {
     Path dataRoot = Path.of(args[0]);
     Files.createDirectories(dataRoot);
-    Probe p =
-        new FuseOverlayfsProvider()
-            .probe(
-                new DriverContext(
-                    dataRoot, dataRoot.resolve("fuse-overlayfs"), Host.current(), Map.of()));
+    Probe p = DriverFixtures.probe(new FuseOverlayfsProvider(), dataRoot);
     String all = String.join("\n", p.reasons());
     assertTrue(all.contains(args[1]), all);
     assertTrue(all.contains("a test mount in"), all);
@@ -149,15 +111,7 @@ final class FuseOverlayfsScenarios {
     Path dataRoot = Path.of(args[0]);
     DriverRefusal r =
         assertThrows(
-            DriverRefusal.class,
-            () ->
-                new FuseOverlayfsProvider()
-                    .probe(
-                        new DriverContext(
-                            dataRoot,
-                            dataRoot.resolve("fuse-overlayfs"),
-                            Host.current(),
-                            Map.of())));
+            DriverRefusal.class, () -> DriverFixtures.probe(new FuseOverlayfsProvider(), dataRoot));
     assertEquals(DriverRefusal.Kind.PREREQUISITES_MISSING, r.kind());
     assertTrue(r.reason().contains("/dev/fuse cannot be opened read-write"), r.reason());
     assertTrue(r.reason().contains("mode 0600"), r.reason());

@@ -1,6 +1,7 @@
 package io.layerd.driver.fuseoverlayfs;
 
 import io.layerd.testkit.ChildJvm;
+import io.layerd.testkit.DevFuse;
 import io.layerd.testkit.Require;
 import io.layerd.testkit.TestUser;
 import io.layerd.testkit.UserNsTest;
@@ -10,64 +11,37 @@ import io.layerd.testkit.UserNsTest;
  * to users for the test and put back after.
  */
 class FuseOverlayfsUserNsTest {
-  private static void requireFuseOverlayfs() {
+  /**
+   * Runs a scenario of {@link FuseOverlayfsScenarios} as the test user in a user namespace, with
+   * /dev/fuse set to {@code devFuseMode} meanwhile; its first argument is a data-root the user
+   * owns.
+   */
+  private static void run(String devFuseMode, String scenario, String... args) throws Exception {
     Require.command("fuse-overlayfs");
     Require.fuse();
+    TestUser user = TestUser.standard();
+    try (DevFuse mode = DevFuse.mode(devFuseMode);
+        var dir = new FuseFixtures.UserDataRoot(user)) {
+      String[] all = new String[args.length + 1];
+      all[0] = dir.dataRoot.toString();
+      System.arraycopy(args, 0, all, 1, args.length);
+      ChildJvm.call(user, ChildJvm.Mode.USER_NAMESPACE, FuseOverlayfsScenarios.class, scenario, all)
+          .assertSuccess();
+    }
   }
 
   @UserNsTest
   void engineRoundTripInAUserNamespace() throws Exception {
-    requireFuseOverlayfs();
-    TestUser user = TestUser.standard();
-    FuseFixtures.DevFuseMode mode = FuseFixtures.DevFuseMode.set("rw-rw-rw-");
-    try (var dir = new FuseFixtures.UserDataRoot(user)) {
-      ChildJvm.call(
-              user,
-              ChildJvm.Mode.USER_NAMESPACE,
-              FuseOverlayfsScenarios.class,
-              "engineRoundTrip",
-              dir.dataRoot.toString(),
-              "user.overlay.opaque")
-          .assertSuccess();
-    } finally {
-      mode.close();
-    }
+    run("rw-rw-rw-", "engineRoundTrip", "user.overlay.opaque");
   }
 
   @UserNsTest
   void probeInAUserNamespace() throws Exception {
-    requireFuseOverlayfs();
-    TestUser user = TestUser.standard();
-    FuseFixtures.DevFuseMode mode = FuseFixtures.DevFuseMode.set("rw-rw-rw-");
-    try (var dir = new FuseFixtures.UserDataRoot(user)) {
-      ChildJvm.call(
-              user,
-              ChildJvm.Mode.USER_NAMESPACE,
-              FuseOverlayfsScenarios.class,
-              "probeUsable",
-              dir.dataRoot.toString(),
-              "user.overlay.opaque")
-          .assertSuccess();
-    } finally {
-      mode.close();
-    }
+    run("rw-rw-rw-", "probeUsable", "user.overlay.opaque");
   }
 
   @UserNsTest
   void aClosedFuseDeviceIsNamedWithItsMode() throws Exception {
-    requireFuseOverlayfs();
-    TestUser user = TestUser.standard();
-    FuseFixtures.DevFuseMode mode = FuseFixtures.DevFuseMode.set("rw-------");
-    try (var dir = new FuseFixtures.UserDataRoot(user)) {
-      ChildJvm.call(
-              user,
-              ChildJvm.Mode.USER_NAMESPACE,
-              FuseOverlayfsScenarios.class,
-              "deviceRefused",
-              dir.dataRoot.toString())
-          .assertSuccess();
-    } finally {
-      mode.close();
-    }
+    run("rw-------", "deviceRefused");
   }
 }

@@ -7,13 +7,11 @@ import io.layerd.engine.spi.Driver;
 import io.layerd.engine.spi.DriverContext;
 import io.layerd.engine.spi.DriverRefusal;
 import io.layerd.engine.spi.Mount;
-import io.layerd.sys.Errno;
+import io.layerd.engine.spi.StagedDirectories;
 import io.layerd.sys.Fd;
 import io.layerd.sys.Names;
-import io.layerd.sys.NativeFailure;
 import io.layerd.sys.Stat;
 import io.layerd.sys.Sys;
-import io.layerd.unpack.RootedPaths;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
@@ -45,11 +43,14 @@ import java.util.Set;
  */
 final class Overlay2Driver implements Driver {
   private final Layout layout;
+  private final StagedDirectories staged;
   private final OverlayMode mode;
   private final OverlayCheck.Result check;
 
   private Overlay2Driver(Layout layout, OverlayCheck.Result check) {
     this.layout = layout;
+    this.staged =
+        StagedDirectories.beside(layout.home(), Layout.STAGING_PREFIX, Layout.REMOVING_PREFIX);
     this.mode = check.mode();
     this.check = check;
   }
@@ -89,6 +90,7 @@ final class Overlay2Driver implements Driver {
 
   /** Removes what a crash left: half-made and half-removed layers, probe mounts, dangling links. */
   private void recover() throws IOException {
+    staged.clearLeftOvers();
     try (DirectoryStream<Path> ds = Files.newDirectoryStream(layout.home())) {
       for (Path p : ds) {
         String n = p.getFileName().toString();
@@ -99,8 +101,6 @@ final class Overlay2Driver implements Driver {
           if (age > 60_000) {
             OverlayCheck.removeScratch(p);
           }
-        } else if (n.startsWith(Layout.STAGING_PREFIX) || n.startsWith(Layout.REMOVING_PREFIX)) {
-          removeTree(p);
         }
       }
     }
@@ -161,41 +161,33 @@ final class Overlay2Driver implements Driver {
     if (tooDeep != null) {
       throw new IOException(tooDeep);
     }
-    Path staging = Files.createTempDirectory(layout.home(), Layout.STAGING_PREFIX);
-    Path link = null;
+    String name = newLink(id);
+    Path link = layout.links().resolve(name);
+    Stat root = parentRoot;
     try {
-      Path diff = staging.resolve(Layout.DIFF);
-      Files.createDirectory(diff);
-      if (parentRoot != null) {
-        // The merged root shows the upper root's mode and owner: keep the parent's.
-        Sys.fchownat(
-            Sys.AT_FDCWD, Names.bytes(diff.toString()), parentRoot.uid(), parentRoot.gid(), 0);
-        Sys.fchmodat(Sys.AT_FDCWD, Names.bytes(diff.toString()), parentRoot.permissions(), 0);
-      } else {
-        Files.setPosixFilePermissions(diff, PosixFilePermissions.fromString("rwxr-xr-x"));
-      }
-      makeDirectory(staging.resolve(Layout.WORK), "rwx------");
-      makeDirectory(staging.resolve(Layout.MERGED), "rwx------");
-      if (!parentLinks.isEmpty()) {
-        Files.writeString(staging.resolve(Layout.LOWER), Layout.formatLower(parentLinks));
-      }
-      String name = newLink(id);
-      link = layout.links().resolve(name);
-      Files.writeString(staging.resolve(Layout.LINK), name);
-      try (Fd home = Sys.openDirectory(layout.home().toString())) {
-        Sys.renameat2(
-            home.get(),
-            Names.bytes(staging.getFileName().toString()),
-            home.get(),
-            Names.bytes(Layout.dirName(id)),
-            Sys.RENAME_NOREPLACE);
-      }
+      staged.create(
+          Layout.dirName(id),
+          stage -> {
+            Path diff = stage.path().resolve(Layout.DIFF);
+            Files.createDirectory(diff);
+            if (root != null) {
+              // The merged root shows the upper root's mode and owner: keep the parent's.
+              Sys.fchownat(Sys.AT_FDCWD, Names.bytes(diff.toString()), root.uid(), root.gid(), 0);
+              Sys.fchmodat(Sys.AT_FDCWD, Names.bytes(diff.toString()), root.permissions(), 0);
+            } else {
+              Files.setPosixFilePermissions(diff, PosixFilePermissions.fromString("rwxr-xr-x"));
+            }
+            makeDirectory(stage.path().resolve(Layout.WORK), "rwx------");
+            makeDirectory(stage.path().resolve(Layout.MERGED), "rwx------");
+            if (!parentLinks.isEmpty()) {
+              Files.writeString(
+                  stage.path().resolve(Layout.LOWER), Layout.formatLower(parentLinks));
+            }
+            Files.writeString(stage.path().resolve(Layout.LINK), name);
+          });
     } catch (IOException | RuntimeException e) {
       try {
-        if (link != null) {
-          Files.deleteIfExists(link);
-        }
-        removeTree(staging);
+        Files.deleteIfExists(link);
       } catch (IOException cleanup) {
         e.addSuppressed(cleanup);
       }
@@ -233,16 +225,9 @@ final class Overlay2Driver implements Driver {
     } catch (IOException e) {
       // a damaged or missing link file: the dangling link goes when the driver next opens
     }
-    // Out of sight first (a crash leaves a .removing-* directory, removed on open).
-    Path gone = layout.home().resolve(Layout.REMOVING_PREFIX + Layout.newLink());
-    try (Fd home = Sys.openDirectory(layout.home().toString())) {
-      Sys.renameat2(
-          home.get(),
-          Names.bytes(Layout.dirName(id)),
-          home.get(),
-          Names.bytes(gone.getFileName().toString()),
-          Sys.RENAME_NOREPLACE);
-    }
+    // Out of sight first (a crash leaves a .removing-* directory, removed on open); a crash
+    // before the link goes leaves it dangling, and dangling links are removed on open too.
+    staged.remove(Layout.dirName(id));
     if (link != null) {
       Path l = layout.links().resolve(link);
       try {
@@ -253,7 +238,6 @@ final class Overlay2Driver implements Driver {
         // already gone
       }
     }
-    removeTree(gone);
   }
 
   @Override
@@ -329,15 +313,5 @@ final class Overlay2Driver implements Driver {
     m.put("UpperDir", layout.diff(id).toString());
     m.put("WorkDir", layout.work(id).toString());
     return m;
-  }
-
-  private static void removeTree(Path p) throws IOException {
-    try (Fd d = Sys.openDirectory(p.getParent().toString())) {
-      RootedPaths.removeAll(d.get(), p.getFileName().toString());
-    } catch (IOException e) {
-      if (NativeFailure.errnoOf(e) != Errno.ENOENT) {
-        throw e;
-      }
-    }
   }
 }

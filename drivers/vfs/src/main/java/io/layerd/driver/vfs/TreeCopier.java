@@ -357,14 +357,7 @@ public final class TreeCopier implements Closeable {
           Sys.symlinkat(Sys.readlinkat(f.src, name), f.dst, name);
           ownerAt(f.dst, name, st);
           xattrsAt(f, name, path);
-          Sys.utimensat(
-              f.dst,
-              name,
-              st.atimeSec(),
-              st.atimeNsec(),
-              st.mtimeSec(),
-              st.mtimeNsec(),
-              Sys.AT_SYMLINK_NOFOLLOW);
+          timesAt(f.dst, name, st);
           symlinks++;
           break;
         case Sys.S_IFCHR:
@@ -376,14 +369,7 @@ public final class TreeCopier implements Closeable {
           // Not a symlink (we just made it), so fchmodat follows nothing.
           Sys.fchmodat(f.dst, name, st.permissions(), 0);
           xattrsAt(f, name, path);
-          Sys.utimensat(
-              f.dst,
-              name,
-              st.atimeSec(),
-              st.atimeNsec(),
-              st.mtimeSec(),
-              st.mtimeNsec(),
-              Sys.AT_SYMLINK_NOFOLLOW);
+          timesAt(f.dst, name, st);
           specials++;
           break;
         default:
@@ -514,6 +500,18 @@ public final class TreeCopier implements Closeable {
       if (st.uid() != euid || st.gid() != egid) {
         Sys.fchownat(dir, name, st.uid(), st.gid(), Sys.AT_SYMLINK_NOFOLLOW);
       }
+    }
+
+    /** Gives a name the access and modification times of {@code st}, not following it. */
+    private static void timesAt(int dir, byte[] name, Stat st) throws IOException {
+      Sys.utimensat(
+          dir,
+          name,
+          st.atimeSec(),
+          st.atimeNsec(),
+          st.mtimeSec(),
+          st.mtimeNsec(),
+          Sys.AT_SYMLINK_NOFOLLOW);
     }
 
     /** Copies the xattrs of a symlink, device, fifo or socket by name. */

@@ -7,22 +7,17 @@ import io.layerd.engine.spi.DeletionForm;
 import io.layerd.engine.spi.Driver;
 import io.layerd.engine.spi.DriverContext;
 import io.layerd.engine.spi.Mount;
-import io.layerd.sys.DirEntry;
-import io.layerd.sys.Errno;
+import io.layerd.engine.spi.StagedDirectories;
 import io.layerd.sys.Fd;
 import io.layerd.sys.Names;
-import io.layerd.sys.NativeFailure;
 import io.layerd.sys.Sys;
-import io.layerd.unpack.RootedPaths;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.EnumSet;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -39,7 +34,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * vfs/dir/&lt;id&gt;/            a layer's whole tree (the root's owner, mode, xattrs and times are
  *                          the parent's, or 0755 and the caller's ids for a base layer)
  * vfs/staging/&lt;id&gt;.&lt;rand&gt;/  a layer being copied from its parent, renamed into dir/ when whole
- *                          (RENAME_NOREPLACE); or a removed layer on its way out
+ *                          (RENAME_NOREPLACE); or, as removing.&lt;id&gt;.&lt;rand&gt;/, a removed
+ *                          layer on its way out ({@link StagedDirectories})
  * </pre>
  *
  * <p>Whatever is left in {@code staging/} (a copy or a removal cut short by a crash) is removed
@@ -56,20 +52,19 @@ public final class VfsDriver implements Driver {
 
   private final Path home;
   private final Path dir;
-  private final Path staging;
+  private final StagedDirectories staged;
   private final boolean reflinks;
   private final String reflinkProblem;
   private final FsInfo backing;
   private final Set<Capability> capabilities;
   private final TreeCopier copier;
   private final AtomicLong refusedXattrs = new AtomicLong();
-  private final SecureRandom random = new SecureRandom();
 
   private VfsDriver(
       Path home, FsInfo backing, String reflinkProblem, Set<Capability> capabilities) {
     this.home = home;
     this.dir = home.resolve("dir");
-    this.staging = home.resolve("staging");
+    this.staged = StagedDirectories.inDirectory(dir, home.resolve("staging"));
     this.backing = backing;
     this.reflinkProblem = reflinkProblem;
     this.reflinks = reflinkProblem == null;
@@ -90,20 +85,12 @@ public final class VfsDriver implements Driver {
       problem = TreeCopier.reflinkProblem(h.get());
     }
     EnumSet<Capability> caps = EnumSet.of(Capability.ROOTLESS, Capability.XATTRS);
-    if (context.host().root() && !context.host().inUserNamespace()) {
+    if (context.host().realRoot()) {
       caps.add(Capability.DEVICES); // mknod of devices needs real root
     }
     VfsDriver d = new VfsDriver(home, context.host().filesystems().probe(home), problem, caps);
-    d.clearStaging();
+    d.staged.clearLeftOvers();
     return d;
-  }
-
-  private void clearStaging() throws IOException {
-    try (Fd s = Sys.openDirectory(staging.toString())) {
-      for (DirEntry e : Sys.readDirectory(s.get())) {
-        RootedPaths.removeAll(s.get(), e.name());
-      }
-    }
   }
 
   @Override
@@ -135,20 +122,16 @@ public final class VfsDriver implements Driver {
       throw new java.nio.file.FileAlreadyExistsException(
           dir.resolve(id).toString(), null, "vfs layer " + id + " already exists");
     }
-    byte[] stage = stagingName(id);
-    try (Fd s = Sys.openDirectory(staging.toString());
-        Fd d = Sys.openDirectory(dir.toString())) {
-      boolean done = false;
-      try {
-        Sys.mkdirat(s.get(), stage, 0700);
-        try (Fd root =
-            new Fd(
-                Sys.openat(s.get(), stage, Sys.O_RDONLY | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0))) {
-          if (parent == null) {
-            Sys.fchmod(root.get(), 0755);
-          } else {
+    try (Fd d = Sys.openDirectory(dir.toString())) {
+      staged.create(
+          id,
+          stage -> {
+            if (parent == null) {
+              Sys.fchmod(stage.fd(), 0755);
+              return;
+            }
             try (Fd p = openLayer(d.get(), parent)) {
-              TreeCopier.Result r = copier.copy(p.get(), root.get());
+              TreeCopier.Result r = copier.copy(p.get(), stage.fd());
               refusedXattrs.addAndGet(r.refusedXattrs());
               if (r.refusedXattrs() > 0) {
                 System.getLogger(VfsDriver.class.getName())
@@ -162,19 +145,7 @@ public final class VfsDriver implements Driver {
                         String.join("; ", r.warnings()));
               }
             }
-          }
-        }
-        Sys.renameat2(s.get(), stage, d.get(), Names.bytes(id), Sys.RENAME_NOREPLACE);
-        done = true;
-      } finally {
-        if (!done) {
-          try {
-            RootedPaths.removeAll(s.get(), stage);
-          } catch (IOException cleanup) {
-            // removed at the next open; the original failure matters more
-          }
-        }
-      }
+          });
     }
   }
 
@@ -188,12 +159,6 @@ public final class VfsDriver implements Driver {
     }
   }
 
-  private byte[] stagingName(String id) {
-    byte[] rand = new byte[6];
-    random.nextBytes(rand);
-    return Names.bytes(id + "." + HexFormat.of().formatHex(rand));
-  }
-
   /**
    * Removes a layer: renames it into {@code staging/} first (so that a removal cut short never
    * leaves half a layer under its id), then removes it there without following any symlink.
@@ -201,19 +166,7 @@ public final class VfsDriver implements Driver {
   @Override
   public void remove(String id) throws IOException {
     LayerIds.check(id);
-    byte[] gone = stagingName(id + ".removing");
-    try (Fd s = Sys.openDirectory(staging.toString());
-        Fd d = Sys.openDirectory(dir.toString())) {
-      try {
-        Sys.renameat2(d.get(), Names.bytes(id), s.get(), gone, Sys.RENAME_NOREPLACE);
-      } catch (IOException e) {
-        if (NativeFailure.errnoOf(e) == Errno.ENOENT) {
-          return; // already gone
-        }
-        throw e;
-      }
-      RootedPaths.removeAll(s.get(), gone);
-    }
+    staged.remove(id);
   }
 
   @Override

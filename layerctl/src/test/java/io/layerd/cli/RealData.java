@@ -1,5 +1,6 @@
 package io.layerd.cli;
 
+import io.layerd.testkit.TestData;
 import io.layerd.testkit.TreeManifest;
 import io.layerd.unpack.LayerStream;
 import java.io.BufferedInputStream;
@@ -12,41 +13,14 @@ import java.util.stream.Stream;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
 
-/** The repository's real test data (testdata/, see its README.md) and helpers to compare trees. */
-final class TestData {
-  private TestData() {}
-
-  /**
-   * The repository root: the system property {@code layerd.repoRoot} (surefire sets it), else the
-   * first directory up from the working directory that holds {@code testdata/}.
-   */
-  static Path repoRoot() {
-    String prop = System.getProperty("layerd.repoRoot");
-    if (prop != null && !prop.isBlank() && Files.isDirectory(Path.of(prop, "testdata"))) {
-      return Path.of(prop).toAbsolutePath();
-    }
-    for (Path p = Path.of("").toAbsolutePath(); p != null; p = p.getParent()) {
-      if (Files.isDirectory(p.resolve("testdata"))) {
-        return p;
-      }
-    }
-    throw new IllegalStateException(
-        "cannot find the repository's testdata/: set -Dlayerd.repoRoot or run inside the"
-            + " repository");
-  }
-
-  static Path testdata(String relative) {
-    Path p = repoRoot().resolve("testdata").resolve(relative);
-    if (!Files.exists(p)) {
-      throw new IllegalStateException("missing test data: " + p);
-    }
-    return p;
-  }
+/** Helpers for the repository's real test data ({@link TestData}): listings, layers, trees. */
+final class RealData {
+  private RealData() {}
 
   /** Every entry of testdata/DIR (files and directories), sorted; never empty. */
   static List<Path> all(String dir) throws IOException {
     List<Path> out;
-    try (Stream<Path> s = Files.list(testdata(dir))) {
+    try (Stream<Path> s = Files.list(TestData.file(dir))) {
       out = s.filter(p -> !p.getFileName().toString().startsWith(".")).sorted().toList();
     }
     if (out.isEmpty()) {
@@ -77,17 +51,5 @@ final class TestData {
         .filter(e -> e.type() == TreeManifest.Type.CHAR || e.type() == TreeManifest.Type.BLOCK)
         .map(TreeManifest.Entry::path)
         .toList();
-  }
-
-  /** Deletes a tree (as root: whatever its modes), not following symlinks. */
-  static void deleteTree(Path top) throws IOException {
-    if (!Files.exists(top, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-      return;
-    }
-    try (Stream<Path> s = Files.walk(top)) {
-      for (Path p : s.sorted((a, b) -> b.getNameCount() - a.getNameCount()).toList()) {
-        Files.delete(p);
-      }
-    }
   }
 }

@@ -1,0 +1,229 @@
+package io.layerd.daemon;
+
+import io.layerd.idmap.RootlessException;
+import io.layerd.idmap.RootlessMode;
+import io.layerd.idmap.RootlessNamespace;
+import io.layerd.idmap.UnmappedIdPolicy;
+import io.layerd.sys.Sys;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code layerd}: the graph-driver daemon that dockerd uses with {@code --experimental
+ * --storage-driver layerd}.
+ */
+@Command(
+    name = "layerd",
+    mixinStandardHelpOptions = true,
+    versionProvider = Main.Version.class,
+    description = {
+      "Serve layerd's storage engine to dockerd as a graph-driver plugin, on a unix socket.",
+      "dockerd (20.10 and later up to 27) uses it when started with --experimental"
+          + " --storage-driver layerd; it finds the socket at /run/docker/plugins/layerd.sock (for"
+          + " a rootless dockerd: the same path inside rootlesskit's namespace; see"
+          + " `layerd rootless-docker`).",
+      "Defaults, as rootless Docker's: as root, data in /var/lib/layerd, the socket"
+          + " /run/docker/plugins/layerd.sock and the config /etc/layerd/config.json; as a user,"
+          + " ~/.local/share/layerd, $XDG_RUNTIME_DIR/layerd/layerd.sock and"
+          + " ~/.config/layerd/config.json. SIGTERM lets requests in flight finish, then unmounts."
+    },
+    subcommands = {CommandLine.HelpCommand.class, RootlessDockerCommand.class})
+public final class Main implements Callable<Integer> {
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Option(names = "--data-root", paramLabel = "DIR", description = "Where layers are kept.")
+  Path dataRoot;
+
+  @Option(names = "--socket", paramLabel = "PATH", description = "The unix socket to listen on.")
+  Path socket;
+
+  @Option(
+      names = "--driver",
+      paramLabel = "NAME",
+      description =
+          "The storage driver (vfs, overlay2, fuse-overlayfs, btrfs). Default: the one whose"
+              + " layers the data-root holds, else the first that works here.")
+  String driver;
+
+  @Option(
+      names = "--config",
+      paramLabel = "FILE",
+      description = "The JSON config file (it must exist when given).")
+  Path config;
+
+  @Option(
+      names = "--storage-opt",
+      paramLabel = "KEY=VALUE",
+      description = "A driver option (repeatable).")
+  Map<String, String> storageOpts;
+
+  @Option(
+      names = "--unmapped-ids",
+      paramLabel = "fail|squash|skip",
+      description =
+          "What ApplyDiff does with a file owner the id mapping cannot represent. Default: fail.")
+  String unmappedIds;
+
+  @Option(
+      names = "--log-level",
+      paramLabel = "LEVEL",
+      description = "trace, debug, info (default), warn or error.")
+  String logLevel;
+
+  @Option(
+      names = "--shutdown-timeout",
+      paramLabel = "SECONDS",
+      description = "How long SIGTERM waits for requests in flight. Default: 30.")
+  Long shutdownTimeout;
+
+  @Option(
+      names = "--rootless",
+      paramLabel = "auto|true|false",
+      defaultValue = "auto",
+      converter = ModeConverter.class,
+      description =
+          "Started by a non-root user outside a user namespace: re-run inside a rootless user"
+              + " namespace of the user's subordinate ids (auto: when possible; true: or fail"
+              + " with the remedy; false: never). Under rootlesskit layerd already is in one."
+              + " Default: ${DEFAULT-VALUE}.")
+  RootlessMode rootless = RootlessMode.AUTO;
+
+  /** Converts auto/true/false. */
+  static final class ModeConverter implements CommandLine.ITypeConverter<RootlessMode> {
+    @Override
+    public RootlessMode convert(String value) {
+      try {
+        return RootlessMode.parse(value);
+      } catch (IllegalArgumentException e) {
+        throw new CommandLine.TypeConversionException(e.getMessage());
+      }
+    }
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    try {
+      RootlessNamespace.reexecIfNeeded(
+          rootless,
+          Main.class.getName(),
+          spec.commandLine().getParseResult().originalArgs().toArray(new String[0]));
+    } catch (RootlessException e) {
+      throw new IOException(e.getMessage(), e);
+    }
+    Settings settings = settings();
+    configureLogging(settings.logLevel());
+    Daemon daemon = Daemon.start(settings);
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  try {
+                    daemon.close();
+                  } catch (IOException | RuntimeException e) {
+                    System.err.println("layerd: stopping: " + e.getMessage());
+                  } finally {
+                    stopped.countDown();
+                  }
+                },
+                "layerd-shutdown"));
+    stopped.await(); // until SIGTERM/SIGINT runs the hook
+    return 0;
+  }
+
+  Settings settings() throws IOException {
+    Settings.Flags flags =
+        new Settings.Flags(
+            dataRoot,
+            socket,
+            driver,
+            storageOpts == null ? null : new LinkedHashMap<>(storageOpts),
+            unmappedIds == null ? null : UnmappedIdPolicy.parse(unmappedIds),
+            logLevel,
+            shutdownTimeout == null ? null : Duration.ofSeconds(shutdownTimeout));
+    boolean userNs = RootlessNamespace.inUserNamespace();
+    return Settings.resolve(
+        flags, config, Settings.Environment.current(Sys.geteuid() == 0, userNs));
+  }
+
+  /** slf4j-simple reads its settings once, when the first logger is made: before anything logs. */
+  static void configureLogging(String level) {
+    String l = level.toLowerCase(Locale.ROOT);
+    if (!List.of("trace", "debug", "info", "warn", "error").contains(l)) {
+      throw new IllegalArgumentException(
+          "unknown log level \"" + level + "\": trace, debug, info, warn or error");
+    }
+    setIfAbsent("org.slf4j.simpleLogger.defaultLogLevel", l);
+    setIfAbsent("org.slf4j.simpleLogger.showDateTime", "true");
+    setIfAbsent("org.slf4j.simpleLogger.dateTimeFormat", "yyyy-MM-dd'T'HH:mm:ss.SSSXXX");
+    setIfAbsent("org.slf4j.simpleLogger.showShortLogName", "true");
+    setIfAbsent("org.slf4j.simpleLogger.log.org.eclipse.jetty", l.equals("trace") ? l : "warn");
+  }
+
+  private static void setIfAbsent(String key, String value) {
+    if (System.getProperty(key) == null) {
+      System.setProperty(key, value);
+    }
+  }
+
+  /** Builds the command line; tests use it too. */
+  public static CommandLine commandLine() {
+    CommandLine cl = new CommandLine(new Main());
+    cl.setExecutionExceptionHandler(
+        (ex, c, parseResult) -> {
+          if ("1".equals(System.getenv("LAYERD_DEBUG"))) {
+            ex.printStackTrace(System.err);
+          }
+          String msg = ex.getMessage() == null ? ex.toString() : ex.getMessage();
+          c.getErr().println("layerd: " + msg);
+          c.getErr().flush();
+          return 1;
+        });
+    return cl;
+  }
+
+  public static void main(String[] args) {
+    System.exit(commandLine().execute(args));
+  }
+
+  /** The version from the jar's manifest, or "dev". */
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      String v = Main.class.getPackage().getImplementationVersion();
+      return new String[] {"layerd " + (v == null ? "dev" : v)};
+    }
+  }
+
+  /** The jar or classes directory this class was loaded from. */
+  static Path codeSource() {
+    try {
+      return Path.of(Main.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+    } catch (java.net.URISyntaxException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** The command that runs this same layerd: java, the JVM's options, the class path, Main. */
+  static List<String> selfCommand() {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    cmd.add("-Dfile.encoding=UTF-8");
+    cmd.add("-Dsun.jnu.encoding=UTF-8");
+    cmd.add("-cp");
+    cmd.add(System.getProperty("java.class.path"));
+    cmd.add(Main.class.getName());
+    return cmd;
+  }
+}

@@ -1,0 +1,300 @@
+package io.layerd.daemon;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.layerd.idmap.UnmappedIdPolicy;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * What one layerd process serves, resolved from (highest first) the command line, the config file
+ * and the defaults.
+ *
+ * <h2>Defaults, like rootless Docker's</h2>
+ *
+ * <table>
+ *   <caption>default locations</caption>
+ *   <tr><th></th><th>root</th><th>a user (also root of rootlesskit's namespace)</th></tr>
+ *   <tr><td>data-root</td><td>/var/lib/layerd</td>
+ *       <td>$XDG_DATA_HOME/layerd, else ~/.local/share/layerd</td></tr>
+ *   <tr><td>socket</td><td>/run/docker/plugins/layerd.sock</td>
+ *       <td>under rootlesskit: /run/docker/plugins/layerd.sock (its private /run, where the
+ *       rootless dockerd beside it looks); otherwise $XDG_RUNTIME_DIR/layerd/layerd.sock</td></tr>
+ *   <tr><td>config</td><td>/etc/layerd/config.json</td>
+ *       <td>$XDG_CONFIG_HOME/layerd/config.json, else ~/.config/layerd/config.json</td></tr>
+ * </table>
+ *
+ * <h2>The config file</h2>
+ *
+ * <p>A JSON object; every key is optional and an unknown key is an error (a typo must not pass
+ * silently):
+ *
+ * <pre>{@code
+ * {
+ *   "data-root": "/srv/layerd",
+ *   "socket": "/run/docker/plugins/layerd.sock",
+ *   "driver": "overlay2",
+ *   "storage-opts": {"overlay2.some_option": "value"},
+ *   "unmapped-ids": "fail",
+ *   "log-level": "info",
+ *   "shutdown-timeout-seconds": 30
+ * }
+ * }</pre>
+ *
+ * @param dataRoot the engine's data-root
+ * @param socket the unix socket dockerd connects to
+ * @param driver an explicit driver, or null to let the engine choose
+ * @param options driver options ({@code name.key=value} pairs as Docker's --storage-opt)
+ * @param unmappedIds what ApplyDiff does with an owner the id mapping cannot represent
+ * @param logLevel slf4j-simple's level: trace, debug, info, warn, error
+ * @param shutdownTimeout how long SIGTERM waits for requests in flight
+ */
+public record Settings(
+    Path dataRoot,
+    Path socket,
+    String driver,
+    Map<String, String> options,
+    UnmappedIdPolicy unmappedIds,
+    String logLevel,
+    Duration shutdownTimeout) {
+
+  /** The plugin's name: dockerd runs with {@code --storage-driver layerd}. */
+  public static final String PLUGIN_NAME = "layerd";
+
+  /** Where a rootful dockerd (and one under rootlesskit, in its own /run) looks for plugins. */
+  public static final Path DOCKER_PLUGIN_SOCKET = Path.of("/run/docker/plugins/layerd.sock");
+
+  private static final Set<String> CONFIG_KEYS =
+      Set.of(
+          "data-root",
+          "socket",
+          "driver",
+          "storage-opts",
+          "unmapped-ids",
+          "log-level",
+          "shutdown-timeout-seconds");
+
+  private static final ObjectMapper JSON =
+      new ObjectMapper().enable(DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY);
+
+  public Settings {
+    Objects.requireNonNull(dataRoot, "dataRoot");
+    Objects.requireNonNull(socket, "socket");
+    options = Map.copyOf(options);
+    Objects.requireNonNull(unmappedIds, "unmappedIds");
+    Objects.requireNonNull(logLevel, "logLevel");
+    Objects.requireNonNull(shutdownTimeout, "shutdownTimeout");
+  }
+
+  /** Settings for tests and embedding: the given data-root, socket and driver, defaults else. */
+  public static Settings of(Path dataRoot, Path socket, String driver) {
+    return new Settings(
+        dataRoot, socket, driver, Map.of(), UnmappedIdPolicy.FAIL, "info", Duration.ofSeconds(30));
+  }
+
+  /** The facts about the running process that the defaults depend on. */
+  public record Environment(
+      boolean realRoot, boolean underRootlesskit, Map<String, String> env, String home) {
+
+    /** This process: euid 0 in the initial user namespace is real root. */
+    public static Environment current(boolean euidZero, boolean inUserNamespace) {
+      Map<String, String> env = System.getenv();
+      return new Environment(
+          euidZero && !inUserNamespace,
+          inUserNamespace && env.containsKey("ROOTLESSKIT_STATE_DIR"),
+          env,
+          env.getOrDefault("HOME", System.getProperty("user.home")));
+    }
+
+    private Path xdg(String var, String... fallback) {
+      String v = env.get(var);
+      if (v != null && v.startsWith("/")) {
+        return Path.of(v);
+      }
+      return Path.of(home, fallback);
+    }
+
+    /** The default data-root. */
+    public Path defaultDataRoot() {
+      return realRoot
+          ? Path.of("/var/lib/layerd")
+          : xdg("XDG_DATA_HOME", ".local", "share").resolve("layerd");
+    }
+
+    /** The default config file. */
+    public Path defaultConfig() {
+      return realRoot
+          ? Path.of("/etc/layerd/config.json")
+          : xdg("XDG_CONFIG_HOME", ".config").resolve("layerd").resolve("config.json");
+    }
+
+    /**
+     * The default socket.
+     *
+     * @throws IllegalArgumentException for a plain user without {@code XDG_RUNTIME_DIR}
+     */
+    public Path defaultSocket() {
+      if (realRoot || underRootlesskit) {
+        return DOCKER_PLUGIN_SOCKET;
+      }
+      String runtime = env.get("XDG_RUNTIME_DIR");
+      if (runtime == null || !runtime.startsWith("/")) {
+        throw new IllegalArgumentException(
+            "XDG_RUNTIME_DIR is not set, so there is no default socket for a user: set it (a"
+                + " directory of mode 0700 that you own, as systemd's /run/user/UID) or pass"
+                + " --socket PATH");
+      }
+      return Path.of(runtime, "layerd", "layerd.sock");
+    }
+  }
+
+  /** What the command line said; null fields were not given. */
+  public record Flags(
+      Path dataRoot,
+      Path socket,
+      String driver,
+      Map<String, String> options,
+      UnmappedIdPolicy unmappedIds,
+      String logLevel,
+      Duration shutdownTimeout) {}
+
+  /**
+   * Resolves the settings: the flags over the config file over the defaults. {@code config} is the
+   * file given with --config (it must exist), or null for the default one (read when it exists).
+   */
+  public static Settings resolve(Flags flags, Path config, Environment environment)
+      throws IOException {
+    Path file = config != null ? config : environment.defaultConfig();
+    JsonNode cfg = readConfig(file, config != null);
+    Path dataRoot =
+        first(flags.dataRoot(), path(cfg, "data-root", file), environment.defaultDataRoot());
+    Path socket = flags.socket() != null ? flags.socket() : path(cfg, "socket", file);
+    if (socket == null) {
+      socket = environment.defaultSocket();
+    }
+    String driver = first(flags.driver(), text(cfg, "driver", file), null);
+    Map<String, String> options = new LinkedHashMap<>(storageOpts(cfg, file));
+    if (flags.options() != null) {
+      options.putAll(flags.options());
+    }
+    String unmapped = text(cfg, "unmapped-ids", file);
+    UnmappedIdPolicy policy =
+        flags.unmappedIds() != null
+            ? flags.unmappedIds()
+            : unmapped != null ? parsePolicy(unmapped, file) : UnmappedIdPolicy.FAIL;
+    String level = first(flags.logLevel(), text(cfg, "log-level", file), "info");
+    Duration timeout = flags.shutdownTimeout();
+    if (timeout == null) {
+      JsonNode t = cfg.get("shutdown-timeout-seconds");
+      if (t != null && !t.canConvertToLong()) {
+        throw new IOException(file + ": \"shutdown-timeout-seconds\" is not a whole number");
+      }
+      timeout = Duration.ofSeconds(t == null ? 30 : t.asLong());
+    }
+    return new Settings(
+        dataRoot.toAbsolutePath().normalize(),
+        socket.toAbsolutePath().normalize(),
+        driver,
+        options,
+        policy,
+        level,
+        timeout);
+  }
+
+  private static JsonNode readConfig(Path file, boolean required) throws IOException {
+    byte[] bytes;
+    try {
+      bytes = Files.readAllBytes(file);
+    } catch (NoSuchFileException e) {
+      if (required) {
+        throw new NoSuchFileException(file.toString(), null, "the config file does not exist");
+      }
+      return JSON.createObjectNode();
+    }
+    JsonNode n;
+    try {
+      n = JSON.readTree(bytes);
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new IOException(file + " is not valid JSON: " + e.getOriginalMessage(), e);
+    }
+    if (n == null || n.isMissingNode()) {
+      return JSON.createObjectNode();
+    }
+    if (!n.isObject()) {
+      throw new IOException(file + ": the config must be a JSON object");
+    }
+    for (Iterator<String> it = n.fieldNames(); it.hasNext(); ) {
+      String k = it.next();
+      if (!CONFIG_KEYS.contains(k)) {
+        throw new IOException(
+            file + ": unknown key \"" + k + "\" (known: " + String.join(", ", sorted()) + ")");
+      }
+    }
+    return n;
+  }
+
+  private static java.util.List<String> sorted() {
+    return CONFIG_KEYS.stream().sorted().toList();
+  }
+
+  private static String text(JsonNode cfg, String key, Path file) throws IOException {
+    JsonNode v = cfg.get(key);
+    if (v == null || v.isNull()) {
+      return null;
+    }
+    if (!v.isTextual()) {
+      throw new IOException(file + ": \"" + key + "\" must be a string");
+    }
+    return v.asText();
+  }
+
+  private static Path path(JsonNode cfg, String key, Path file) throws IOException {
+    String s = text(cfg, key, file);
+    if (s == null) {
+      return null;
+    }
+    if (!s.startsWith("/")) {
+      throw new IOException(file + ": \"" + key + "\" must be an absolute path, not " + s);
+    }
+    return Path.of(s);
+  }
+
+  private static Map<String, String> storageOpts(JsonNode cfg, Path file) throws IOException {
+    JsonNode v = cfg.get("storage-opts");
+    Map<String, String> out = new LinkedHashMap<>();
+    if (v == null || v.isNull()) {
+      return out;
+    }
+    if (!v.isObject()) {
+      throw new IOException(file + ": \"storage-opts\" must be an object of strings");
+    }
+    for (Map.Entry<String, JsonNode> e : v.properties()) {
+      if (!e.getValue().isTextual()) {
+        throw new IOException(file + ": storage-opts \"" + e.getKey() + "\" must be a string");
+      }
+      out.put(e.getKey(), e.getValue().asText());
+    }
+    return out;
+  }
+
+  private static UnmappedIdPolicy parsePolicy(String s, Path file) throws IOException {
+    try {
+      return UnmappedIdPolicy.parse(s);
+    } catch (IllegalArgumentException e) {
+      throw new IOException(file + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static <T> T first(T a, T b, T c) {
+    return a != null ? a : b != null ? b : c;
+  }
+}

@@ -1,0 +1,9 @@
+package io.layerd.daemon;
+
+/** Rootful dockerd on layerd's vfs. */
+class RootfulVfsDockerTest extends RootfulDockerSuite {
+  @Override
+  String driver() {
+    return "vfs";
+  }
+}
