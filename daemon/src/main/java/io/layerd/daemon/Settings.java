@@ -3,6 +3,7 @@ package io.layerd.daemon;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.layerd.engine.DriverSelector;
 import io.layerd.idmap.UnmappedIdPolicy;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -181,7 +182,9 @@ public record Settings(
     if (socket == null) {
       socket = environment.defaultSocket();
     }
-    String driver = first(flags.driver(), text(cfg, "driver", file), null);
+    DriverSelector.Explicit explicit =
+        DriverSelector.explicitChoice(flags.driver(), text(cfg, "driver", file), environment.env());
+    String driver = explicit == null ? null : explicit.driver();
     Map<String, String> options = new LinkedHashMap<>(storageOpts(cfg, file));
     if (flags.options() != null) {
       options.putAll(flags.options());

@@ -70,6 +70,18 @@ class SettingsTest {
   }
 
   @Test
+  void driverFromFlagThenConfigThenLayerdDriver() throws IOException {
+    Settings.Environment root =
+        new Settings.Environment(true, false, Map.of("LAYERD_DRIVER", "btrfs"), "/root");
+    Path empty = tmp.resolve("none.json");
+    Files.writeString(empty, "{}");
+    assertEquals("btrfs", Settings.resolve(NONE, empty, root).driver(), "LAYERD_DRIVER");
+    Path cfg = tmp.resolve("driver.json");
+    Files.writeString(cfg, "{\"driver\":\"vfs\"}");
+    assertEquals("vfs", Settings.resolve(NONE, cfg, root).driver(), "the config file wins");
+  }
+
+  @Test
   void flagsOverTheConfigFileOverDefaults() throws IOException {
     Path cfg = tmp.resolve("config.json");
     Files.writeString(
