@@ -464,14 +464,7 @@ public final class LayerApplier {
       tree.invalidate(); // a lookup cached through this name would now resolve differently
       chownAt(e, pfd, leaf);
       xattrsAt(e, pfd, leaf);
-      Sys.utimensat(
-          pfd,
-          leaf,
-          e.atimeSec(),
-          e.atimeNsec(),
-          e.mtimeSec(),
-          e.mtimeNsec(),
-          Sys.AT_SYMLINK_NOFOLLOW);
+      timesAt(e, pfd, leaf);
       made(comps);
       symlinks++;
     }
@@ -553,14 +546,7 @@ public final class LayerApplier {
       chownAt(e, pfd, leaf);
       Sys.fchmodat(pfd, leaf, e.permissions(), 0);
       xattrsAt(e, pfd, leaf);
-      Sys.utimensat(
-          pfd,
-          leaf,
-          e.atimeSec(),
-          e.atimeNsec(),
-          e.mtimeSec(),
-          e.mtimeNsec(),
-          Sys.AT_SYMLINK_NOFOLLOW);
+      timesAt(e, pfd, leaf);
       made(comps);
     }
 
@@ -812,6 +798,18 @@ public final class LayerApplier {
         }
         throw explained;
       }
+    }
+
+    /** The entry's times on a name in a directory, never following a symlink. */
+    void timesAt(TarEntry e, int pfd, byte[] leaf) throws IOException {
+      Sys.utimensat(
+          pfd,
+          leaf,
+          e.atimeSec(),
+          e.atimeNsec(),
+          e.mtimeSec(),
+          e.mtimeNsec(),
+          Sys.AT_SYMLINK_NOFOLLOW);
     }
 
     void xattrsAt(TarEntry e, int pfd, byte[] leaf) throws IOException {
