@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.BufferedInputStream;
 import java.io.Closeable;
+import java.io.FileInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -123,7 +124,7 @@ final class LayerSource implements Closeable {
 
   private static LayerSource single(Path input, String kind) {
     Map<String, Opener> l = new LinkedHashMap<>();
-    l.put(input.getFileName().toString(), () -> Files.newInputStream(input));
+    l.put(input.getFileName().toString(), () -> new FileInputStream(input.toFile()));
     return new LayerSource(input, kind, l, null);
   }
 
@@ -131,14 +132,14 @@ final class LayerSource implements Closeable {
     Map<String, Opener> l = new LinkedHashMap<>();
     if (Files.isRegularFile(dir.resolve("index.json"))) {
       for (String digest : ociLayers(name -> Files.readAllBytes(inside(dir, name)))) {
-        l.put(digest, () -> Files.newInputStream(inside(dir, blobPath(digest))));
+        l.put(digest, () -> new FileInputStream(inside(dir, blobPath(digest)).toFile()));
       }
       return new LayerSource(dir, "OCI image layout", l, null);
     }
     if (Files.isRegularFile(dir.resolve("manifest.json"))) {
       JsonNode manifest = JSON.readTree(Files.readAllBytes(dir.resolve("manifest.json")));
       for (String path : dockerLayerPaths(manifest)) {
-        l.put(path, () -> Files.newInputStream(inside(dir, path)));
+        l.put(path, () -> new FileInputStream(inside(dir, path).toFile()));
       }
       return new LayerSource(dir, "docker-save directory", l, null);
     }

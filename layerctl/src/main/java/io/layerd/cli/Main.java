@@ -1,5 +1,9 @@
 package io.layerd.cli;
 
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.Supplier;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -9,18 +13,29 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = Main.Version.class,
     description =
-        "Unpack container layers and images into a directory, and check rootless set-ups.",
-    subcommands = {
-      CommandLine.HelpCommand.class,
-      UnpackCommand.class,
-      ImageCommand.class,
-      IdmapCommand.class,
-      DoctorCommand.class,
-      CheckIdsCommand.class,
-      DriverCommand.class,
-      LayersCommand.class
-    })
+        "Unpack container layers and images into a directory, and check rootless set-ups.")
 public final class Main implements Runnable {
+  /**
+   * The subcommands, by the names their {@code @Command} gives them, in the order help lists them.
+   * They are added in code rather than in the annotation so that a run builds the model of the one
+   * it uses only: picocli reads every registered command's annotations (and makes its object) at
+   * start, which for all of them took longer than the JVM's own start.
+   */
+  static final Map<String, Supplier<Object>> SUBCOMMANDS = subcommands();
+
+  private static Map<String, Supplier<Object>> subcommands() {
+    Map<String, Supplier<Object>> m = new LinkedHashMap<>();
+    m.put("help", CommandLine.HelpCommand::new);
+    m.put("unpack", UnpackCommand::new);
+    m.put("image", ImageCommand::new);
+    m.put("idmap", IdmapCommand::new);
+    m.put("doctor", DoctorCommand::new);
+    m.put("check-ids", CheckIdsCommand::new);
+    m.put("driver", DriverCommand::new);
+    m.put("layers", LayersCommand::new);
+    return Collections.unmodifiableMap(m);
+  }
+
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   @CommandLine.Option(
@@ -41,14 +56,49 @@ public final class Main implements Runnable {
 
   /** Builds the command line with every subcommand; tests use this too. */
   public static CommandLine commandLine() {
+    return commandLine(null);
+  }
+
+  /**
+   * The command line with only the subcommand {@code only} (null: every one). Parsing is the same:
+   * the one a run names is the only one it can reach.
+   */
+  static CommandLine commandLine(String only) {
     CommandLine cl = new CommandLine(new Main());
+    for (Map.Entry<String, Supplier<Object>> c : SUBCOMMANDS.entrySet()) {
+      if (only == null || only.equals(c.getKey())) {
+        cl.addSubcommand(c.getKey(), c.getValue().get());
+      }
+    }
     cl.setExecutionExceptionHandler(new Errors());
     cl.setExecutionStrategy(new RootlessHook(Main.class.getName()));
     return cl;
   }
 
   public static void main(String[] args) {
-    System.exit(commandLine().execute(args));
+    System.exit(commandLine(subcommandNamed(args)).execute(args));
+  }
+
+  /**
+   * The subcommand the arguments name, when that is certain: the first argument after this
+   * command's own {@code --rootless} option, when it is one of {@link #SUBCOMMANDS} other than
+   * {@code help} (which looks at the others). Else null: every subcommand is registered, so that
+   * usage, suggestions for a mistyped name and {@code help NAME} see them all.
+   */
+  static String subcommandNamed(String[] args) {
+    for (int i = 0; i < args.length; i++) {
+      String a = args[i];
+      if (a.equals("--rootless")) {
+        i++; // its value
+      } else if (a.startsWith("--rootless=")) {
+        continue;
+      } else if (SUBCOMMANDS.containsKey(a) && !a.equals("help")) {
+        return a;
+      } else {
+        return null;
+      }
+    }
+    return null;
   }
 
   /** The version from the jar's manifest, or "dev". */

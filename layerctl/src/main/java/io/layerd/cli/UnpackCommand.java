@@ -3,6 +3,8 @@ package io.layerd.cli;
 import io.layerd.unpack.ApplyResult;
 import io.layerd.unpack.LayerApplier;
 import io.layerd.unpack.Staging;
+import java.io.FileDescriptor;
+import java.io.FileInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
@@ -95,7 +97,11 @@ final class UnpackCommand implements Callable<Integer>, UsesUserNamespace {
   }
 
   private static InputStream open(String layer) throws IOException {
-    return layer.equals("-") ? System.in : Files.newInputStream(Path.of(layer));
+    // FileInputStreams: the applier reads their channels straight into its buffers (standard input
+    // too, a file or a pipe).
+    return layer.equals("-")
+        ? new FileInputStream(FileDescriptor.in)
+        : new FileInputStream(Path.of(layer).toFile());
   }
 
   static void print(
@@ -131,18 +137,27 @@ final class UnpackCommand implements Callable<Integer>, UsesUserNamespace {
         err.println("warning: " + w);
       }
       for (ApplyResult r : results) {
-        out.printf(
-            "%s: %s, %d entries (%d files, %d dirs, %d symlinks, %d hardlinks, %d whiteouts),"
-                + " diffID %s%n",
-            r.layer(),
-            r.compression().label(),
-            r.entries(),
-            r.files(),
-            r.directories(),
-            r.symlinks(),
-            r.hardlinks(),
-            r.whiteouts(),
-            r.diffId());
+        // Concatenated, not formatted: java.util.Formatter loads the locale data (CLDR) at its
+        // first
+        // use, a cost every run would pay for one line.
+        out.println(
+            r.layer()
+                + ": "
+                + r.compression().label()
+                + ", "
+                + r.entries()
+                + " entries ("
+                + r.files()
+                + " files, "
+                + r.directories()
+                + " dirs, "
+                + r.symlinks()
+                + " symlinks, "
+                + r.hardlinks()
+                + " hardlinks, "
+                + r.whiteouts()
+                + " whiteouts), diffID "
+                + r.diffId());
         for (String w : r.warnings()) {
           err.println("warning: " + r.layer() + ": " + w);
         }

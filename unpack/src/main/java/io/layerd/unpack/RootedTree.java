@@ -37,6 +37,7 @@ final class RootedTree implements Closeable {
   private final ImpliedDir implied;
   private final List<Integer> toClose = new ArrayList<>();
   private boolean stale;
+  private int generation;
 
   private final LinkedHashMap<String, Integer> cache =
       new LinkedHashMap<>(CACHE * 2, 0.75f, true) {
@@ -64,17 +65,31 @@ final class RootedTree implements Closeable {
   /** Forget every cached directory (after a directory or symlink was removed or replaced). */
   void invalidate() {
     stale = true;
+    generation++;
+  }
+
+  /** Changes whenever {@link #invalidate} was called: a lookup made before may now differ. */
+  int generation() {
+    return generation;
   }
 
   static String key(List<byte[]> comps, int n) {
-    StringBuilder sb = new StringBuilder();
+    // The components joined by '/', one byte per char (ISO-8859-1): built once, as one string.
+    int length = Math.max(0, n - 1);
+    for (int i = 0; i < n; i++) {
+      length += comps.get(i).length;
+    }
+    byte[] joined = new byte[length];
+    int at = 0;
     for (int i = 0; i < n; i++) {
       if (i > 0) {
-        sb.append('/');
+        joined[at++] = '/';
       }
-      sb.append(new String(comps.get(i), StandardCharsets.ISO_8859_1));
+      byte[] c = comps.get(i);
+      System.arraycopy(c, 0, joined, at, c.length);
+      at += c.length;
     }
-    return sb.toString();
+    return new String(joined, StandardCharsets.ISO_8859_1);
   }
 
   /**

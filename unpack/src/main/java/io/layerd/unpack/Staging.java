@@ -7,8 +7,8 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.security.SecureRandom;
 import java.util.HexFormat;
+import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Makes a directory appear whole or not at all: when the destination does not exist, the work runs
@@ -46,12 +46,8 @@ public final class Staging {
           "the parent of " + abs + " does not exist: create it first (mkdir -p " + parent + ")");
     }
     byte[] name = Names.bytes(abs.getFileName().toString());
-    byte[] rand = new byte[6];
-    new SecureRandom().nextBytes(rand);
-    byte[] staging =
-        Names.bytes("." + abs.getFileName() + ".layerd-staging-" + HexFormat.of().formatHex(rand));
     try (Fd p = Sys.openDirectory(parent.toString())) {
-      Sys.mkdirat(p.get(), staging, 0700);
+      byte[] staging = makeStaging(p.get(), abs.getFileName().toString());
       boolean done = false;
       try {
         T result;
@@ -74,6 +70,32 @@ public final class Staging {
             // The original failure matters more; the staging name says what it is.
           }
         }
+      }
+    }
+  }
+
+  /**
+   * Makes {@code .NAME.layerd-staging-XXXXXXXXXXXX} in {@code parentFd}, mode 0700, and returns its
+   * name. The suffix only has to be unused (mkdir never follows or reuses what is there; a name
+   * taken is tried again), so it comes from a plain random generator: a SecureRandom would load the
+   * security providers, a cost every layerctl run would pay.
+   */
+  static byte[] makeStaging(int parentFd, String name) throws IOException {
+    for (int attempt = 0; ; attempt++) {
+      byte[] staging =
+          Names.bytes(
+              "."
+                  + name
+                  + ".layerd-staging-"
+                  + HexFormat.of()
+                      .toHexDigits(ThreadLocalRandom.current().nextLong(1L << 48))
+                      .substring(4));
+      int r = Sys.tryMkdirat(parentFd, staging, 0700);
+      if (r == 0) {
+        return staging;
+      }
+      if (r != -io.layerd.sys.Errno.EEXIST.number() || attempt >= 100) {
+        throw Sys.error("mkdirat", -r, parentFd, staging);
       }
     }
   }

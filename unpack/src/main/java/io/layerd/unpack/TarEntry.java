@@ -48,7 +48,7 @@ public record TarEntry(
   }
 
   public TarEntry {
-    xattrs = Collections.unmodifiableMap(new LinkedHashMap<>(xattrs));
+    xattrs = xattrs.isEmpty() ? Map.of() : Collections.unmodifiableMap(new LinkedHashMap<>(xattrs));
     sparse = sparse == null ? null : List.copyOf(sparse);
   }
 

@@ -137,6 +137,25 @@ public final class TarReader {
     return n;
   }
 
+  /**
+   * The next piece of the current entry's stored data, at most {@code max} bytes, as a view of the
+   * apply pipeline's buffer, held for the caller (who must release it); null at the end of the
+   * entry's data. Only for a reader over a {@link LayerPipeline.ChunkStream}: file contents then go
+   * to the file without being copied.
+   */
+  Chunks.Slice slice(int max) throws IOException {
+    if (remaining <= 0) {
+      return null;
+    }
+    Chunks.Slice s = ((LayerPipeline.ChunkStream) in).slice((int) Math.min(max, remaining));
+    if (s == null) {
+      throw new InvalidArchiveException("the stream ends inside an entry's data", position);
+    }
+    remaining -= s.length();
+    position += s.length();
+    return s;
+  }
+
   /** The current entry's data as a stream; closing it does nothing. */
   public InputStream content() {
     return new InputStream() {
@@ -579,13 +598,22 @@ public final class TarReader {
 
   private static void verifyChecksum(byte[] h, long offset) throws InvalidArchiveException {
     long stored = parseNumber(h, 148, 8, "checksum", offset);
-    long unsigned = 0;
-    long signed = 0;
+    // One pass (every header goes through here): the unsigned sum, and the bytes over 0x7f, each
+    // of which counts 256 less in the signed sum; the checksum field counts as eight spaces.
+    int unsignedSum = 0;
+    int high = 0;
     for (int i = 0; i < BLOCK; i++) {
-      int b = (i >= 148 && i < 156) ? ' ' : h[i];
-      unsigned += b & 0xff;
-      signed += (byte) b;
+      int b = h[i];
+      unsignedSum += b & 0xff;
+      high += b >>> 31;
     }
+    for (int i = 148; i < 156; i++) {
+      int b = h[i];
+      unsignedSum += ' ' - (b & 0xff);
+      high -= b >>> 31;
+    }
+    long unsigned = unsignedSum;
+    long signed = unsignedSum - 256L * high;
     if (stored != unsigned && stored != signed) {
       throw new InvalidArchiveException(
           "header checksum mismatch (stored "

@@ -8,7 +8,6 @@ import io.layerd.sys.Stat;
 import io.layerd.sys.Sys;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
@@ -58,8 +57,9 @@ final class DirectoryBlobs implements BlobStore {
       if (!st.isRegular()) {
         throw new ImageException(dir.resolve(blob.name()) + " is not a regular file");
       }
-      // Reopen the very file the descriptor holds; Java streams cannot adopt a raw descriptor.
-      return Files.newInputStream(Path.of("/proc/self/fd/" + f.get()));
+      // Reopen the very file the descriptor holds; Java streams cannot adopt a raw descriptor. A
+      // FileInputStream: the applier reads its channel straight into its buffers.
+      return new java.io.FileInputStream("/proc/self/fd/" + f.get());
     }
   }
 
