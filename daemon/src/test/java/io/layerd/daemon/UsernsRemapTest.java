@@ -6,10 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.layerd.testkit.RootTest;
 import io.layerd.testkit.TarBuilder;
+import io.layerd.unpack.TarEntry;
+import io.layerd.unpack.TarReader;
 import java.io.ByteArrayInputStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.io.TempDir;
@@ -67,6 +70,20 @@ class UsernsRemapTest {
       assertEquals(165586, gid(dir.resolve("home/user/f")));
       assertEquals(166536, uid(dir.resolve("home/user/l")));
       c.call("GraphDriver.Put", "ID", id).ok();
+
+      // docker save / push / commit: Diff states the owners the layer came with, unshifted
+      PluginClient.Stream diff = c.diff(id, null);
+      assertEquals(200, diff.status());
+      Map<String, TarEntry> entries = new HashMap<>();
+      TarReader r = new TarReader(new ByteArrayInputStream(diff.body()));
+      for (TarEntry e = r.next(); e != null; e = r.next()) {
+        entries.put(e.displayName().replaceAll("/$", ""), e);
+      }
+      assertEquals(0, entries.get("home").uid(), entries.toString());
+      assertEquals(1000, entries.get("home/user/f").uid());
+      assertEquals(50, entries.get("home/user/f").gid());
+      assertEquals(1000, entries.get("home/user/l").uid());
+      assertEquals(1000, entries.get("home/user").gid());
 
       String far = DaemonProtocolTest.newId("far");
       c.call("GraphDriver.Create", "ID", far).ok();

@@ -517,7 +517,8 @@ public final class Engine implements Closeable {
           }
           Path dir = getLocked(id);
           try (Fd d = Sys.openDirectory(dir.toString())) {
-            return TreePacker.pack(d.get(), items, out);
+            // Owners as the layer states them: ApplyDiff's shift (--userns-remap) undone.
+            return TreePacker.pack(d.get(), items, out, config.owners());
           } finally {
             putLocked(id);
           }

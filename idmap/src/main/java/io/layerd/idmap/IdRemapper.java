@@ -178,6 +178,15 @@ public final class IdRemapper {
     return process.get(kind).isMapped(target) ? target : -1;
   }
 
+  /**
+   * The reverse of {@link #chownId}'s shift: the container id of a file owned by {@code hostId} (as
+   * this process sees it), or -1 when the shift maps no container id to it. Without a shift, the
+   * same id.
+   */
+  public long containerId(IdKind kind, long hostId) {
+    return shift == null ? hostId : shift.get(kind).containerIdOf(hostId);
+  }
+
   /** True when container id {@code id} can be given to an entry. */
   public boolean fits(IdKind kind, long containerId) {
     return chownId(kind, containerId) >= 0;

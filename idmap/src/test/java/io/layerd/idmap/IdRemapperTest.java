@@ -214,6 +214,18 @@ class IdRemapperTest {
     assertEquals(
         new Owner(165536, 165536, true, false),
         r.withPolicy(UnmappedIdPolicy.SQUASH).owner("l", "f", 65536, 65536));
+
+    // Diff undoes the shift: host ids back to the layer's, and none for a host id outside it
+    assertEquals(0, r.containerId(IdKind.UID, 165536));
+    assertEquals(42, r.containerId(IdKind.GID, 165536 + 42));
+    assertEquals(-1, r.containerId(IdKind.UID, 1000), "a host id the remap does not cover");
+    assertEquals(
+        1000,
+        IdRemapper.builder()
+            .processMappings(IdMappings.identity())
+            .build()
+            .containerId(IdKind.UID, 1000),
+        "without a shift, the same id");
   }
 
   @Test

@@ -44,6 +44,16 @@ public final class IdOwners implements OwnerMapper {
   }
 
   @Override
+  public long tarUid(long fileUid) {
+    return remapper.containerId(IdKind.UID, fileUid);
+  }
+
+  @Override
+  public long tarGid(long fileGid) {
+    return remapper.containerId(IdKind.GID, fileGid);
+  }
+
+  @Override
   public IOException chownFailed(TarEntry entry, long uid, long gid, IOException failure) {
     return layer.explainChownFailure(path(entry), uid, gid, failure);
   }

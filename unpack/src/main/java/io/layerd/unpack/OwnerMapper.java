@@ -42,6 +42,20 @@ public interface OwnerMapper {
     return gid(0, null);
   }
 
+  /**
+   * The reverse, for a layer written from a tree (Diff): the uid a tar entry states for a file
+   * owned by {@code fileUid} on disk, or -1 when no tar uid maps to it. By default the same id
+   * (what {@link #identity()} and {@link #keep()} want).
+   */
+  default long tarUid(long fileUid) {
+    return fileUid;
+  }
+
+  /** The gid a tar entry states for a file whose gid is {@code fileGid}; see {@link #tarUid}. */
+  default long tarGid(long fileGid) {
+    return fileGid;
+  }
+
   /** Chown to exactly the ids in the tar (real root, or a user namespace mapping all of them). */
   static OwnerMapper identity() {
     return new OwnerMapper() {

@@ -31,6 +31,16 @@ public final class TreePacker {
 
   /** Writes the items in the order given (parents before children) and the end of the archive. */
   public static long pack(int rootFd, List<Item> items, OutputStream out) throws IOException {
+    return pack(rootFd, items, out, OwnerMapper.identity());
+  }
+
+  /**
+   * As {@link #pack(int, List, OutputStream)}, with each owner stated as {@code owners} maps it
+   * back ({@link OwnerMapper#tarUid}): the ids the layer had before ApplyDiff shifted them. A file
+   * whose owner maps back to no id fails the pack, naming the file, the id and the remedy.
+   */
+  public static long pack(int rootFd, List<Item> items, OutputStream out, OwnerMapper owners)
+      throws IOException {
     TarWriter w = new TarWriter(out);
     Map<String, byte[]> seenInodes = new HashMap<>();
     ByteBuffer buf = ByteBuffer.allocateDirect(1 << 16);
@@ -72,32 +82,42 @@ public final class TreePacker {
         if (!st.isDirectory() && st.nlink() > 1) {
           byte[] first = seenInodes.get(st.inodeKey());
           if (first != null) {
-            w.writeHeader(header(TarEntry.Type.HARDLINK, name, first, st, 0, Map.of()));
+            w.writeHeader(header(owners, TarEntry.Type.HARDLINK, name, first, st, 0, Map.of()));
             continue;
           }
           seenInodes.put(st.inodeKey(), name);
         }
         switch (st.type()) {
           case Sys.S_IFDIR:
-            w.writeHeader(header(TarEntry.Type.DIRECTORY, name, new byte[0], st, 0, xattrs));
+            w.writeHeader(
+                header(owners, TarEntry.Type.DIRECTORY, name, new byte[0], st, 0, xattrs));
             break;
           case Sys.S_IFLNK:
             w.writeHeader(
                 header(
-                    TarEntry.Type.SYMLINK, name, Sys.readlinkat(dir.get(), leaf), st, 0, xattrs));
+                    owners,
+                    TarEntry.Type.SYMLINK,
+                    name,
+                    Sys.readlinkat(dir.get(), leaf),
+                    st,
+                    0,
+                    xattrs));
             break;
           case Sys.S_IFCHR:
-            w.writeHeader(header(TarEntry.Type.CHAR_DEVICE, name, new byte[0], st, 0, xattrs));
+            w.writeHeader(
+                header(owners, TarEntry.Type.CHAR_DEVICE, name, new byte[0], st, 0, xattrs));
             break;
           case Sys.S_IFBLK:
-            w.writeHeader(header(TarEntry.Type.BLOCK_DEVICE, name, new byte[0], st, 0, xattrs));
+            w.writeHeader(
+                header(owners, TarEntry.Type.BLOCK_DEVICE, name, new byte[0], st, 0, xattrs));
             break;
           case Sys.S_IFIFO:
-            w.writeHeader(header(TarEntry.Type.FIFO, name, new byte[0], st, 0, xattrs));
+            w.writeHeader(header(owners, TarEntry.Type.FIFO, name, new byte[0], st, 0, xattrs));
             break;
           case Sys.S_IFREG:
             try (Fd f = new Fd(Sys.openat(dir.get(), leaf, Sys.O_RDONLY | Sys.O_NOFOLLOW, 0))) {
-              w.writeHeader(header(TarEntry.Type.FILE, name, new byte[0], st, st.size(), xattrs));
+              w.writeHeader(
+                  header(owners, TarEntry.Type.FILE, name, new byte[0], st, st.size(), xattrs));
               w.writeData(new FdInput(f.get(), buf));
             }
             break;
@@ -111,19 +131,44 @@ public final class TreePacker {
   }
 
   private static TarWriter.Header header(
-      TarEntry.Type type, byte[] name, byte[] link, Stat st, long size, Map<String, byte[]> x) {
+      OwnerMapper owners,
+      TarEntry.Type type,
+      byte[] name,
+      byte[] link,
+      Stat st,
+      long size,
+      Map<String, byte[]> x)
+      throws IOException {
     return new TarWriter.Header(
         type,
         name,
         link,
         st.permissions(),
-        st.uid(),
-        st.gid(),
+        tarId("uid", owners.tarUid(st.uid()), st.uid(), name),
+        tarId("gid", owners.tarGid(st.gid()), st.gid(), name),
         size,
         st.mtimeSec(),
         st.rdevMajor(),
         st.rdevMinor(),
         x);
+  }
+
+  /** A mapped-back id, or the failure that names the file and says what to do. */
+  private static long tarId(String kind, long mapped, long onDisk, byte[] name) throws IOException {
+    if (mapped >= 0) {
+      return mapped;
+    }
+    throw new IOException(
+        Names.display(name)
+            + " is owned by "
+            + kind
+            + " "
+            + onDisk
+            + ", which the --userns-remap maps do not map back to any container "
+            + kind
+            + ", so the layer cannot state its owner: chown it (in the container) to an "
+            + kind
+            + " the remapping covers, then commit or save again");
   }
 
   private static int openParent(int rootFd, byte[] parent) throws IOException {
