@@ -411,7 +411,14 @@ public final class Engine implements Closeable {
             discard(id, e);
             throw e;
           }
-          long size = changes0(id, m.parent()).size();
+          // The size Docker's own drivers report: for a driver whose layers are whole copies
+          // (vfs, btrfs: Docker's naive diff) the applied files' sizes, which the applier counted;
+          // comparing the whole tree with its parent would cost as much as the apply again. For
+          // the overlay forms, the diff directory's changes (a walk of that directory only).
+          long size =
+              driver.deletionForm() == DeletionForm.ABSENT
+                  ? r.fileBytes()
+                  : changes0(id, m.parent()).size();
           store.put(m.withDiff(r.diffId(), size).withApplying(false));
           return r;
         });

@@ -8,6 +8,8 @@ import java.util.List;
  * @param entries tar entries read (whiteouts included)
  * @param digest the digest of the layer as given (compressed), "sha256:..."
  * @param diffId the digest of the uncompressed tar, "sha256:..."
+ * @param fileBytes the regular files' sizes added up (sparse files at their expanded size): the
+ *     size Docker's naive-diff drivers report for an applied layer
  * @param skippedDevices device entries not created (mknod refused in a user namespace)
  * @param refusedXattrs xattrs the target refused (EPERM, ENOTSUP)
  * @param keptOwners entries whose owner was left as created (the "skip" policy)
@@ -22,6 +24,7 @@ public record ApplyResult(
     String digest,
     String diffId,
     long files,
+    long fileBytes,
     long directories,
     long symlinks,
     long hardlinks,

@@ -254,6 +254,7 @@ public final class LayerApplier {
           d.digest(),
           d.diffId(),
           run.files,
+          run.fileBytes,
           run.dirs,
           run.symlinks,
           run.hardlinks,
@@ -352,6 +353,7 @@ public final class LayerApplier {
     private final List<String> warnings = new ArrayList<>(); // guarded by itself
     long entries;
     long files;
+    long fileBytes;
     long dirs;
     long symlinks;
     long hardlinks;
@@ -680,6 +682,7 @@ public final class LayerApplier {
       }
       made(key);
       files++;
+      fileBytes += e.size();
       if (pooled) {
         writers.submit(job, e.size());
       } else {

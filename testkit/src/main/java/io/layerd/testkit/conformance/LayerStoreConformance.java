@@ -330,16 +330,18 @@ public abstract class LayerStoreConformance {
         store.changes("parent", null));
     assertEquals(135, store.diffSize("parent", null));
 
-    layer(
-        "child",
-        "parent",
-        TarBuilder.create()
-            .file("a", 300)
-            .mtime(T0 + 1)
-            .file("dir/b", 10)
-            .mode(0600)
-            .file("dir/c", 50)
-            .whiteout("keep"));
+    long applied =
+        layer(
+            "child",
+            "parent",
+            TarBuilder.create()
+                .file("a", 300)
+                .mtime(T0 + 1)
+                .file("dir/b", 10)
+                .mode(0600)
+                .file("dir/c", 50)
+                .whiteout("keep"));
+    assertEquals(360, applied, "ApplyDiff's size: the file content the layer brought");
     assertEquals(
         List.of(
             LayerChange.modified("/a"),
@@ -649,9 +651,10 @@ public abstract class LayerStoreConformance {
   }
 
   /** Creates a read-only layer and applies the tar to it. */
-  protected final void layer(String id, String parent, TarBuilder tar) throws IOException {
+  /** Creates and applies a layer; returns the size ApplyDiff reported. */
+  protected final long layer(String id, String parent, TarBuilder tar) throws IOException {
     store.create(id, parent);
-    store.applyDiff(id, parent, new ByteArrayInputStream(tar.build()));
+    return store.applyDiff(id, parent, new ByteArrayInputStream(tar.build()));
   }
 
   /** The layer's whole tree (got and put). */
