@@ -28,11 +28,11 @@ import java.util.TreeMap;
  * any other failure stops it.
  *
  * <p>Probe verdicts are cached in the data-root ({@value #CACHE_FILE}) under a key of the kernel
- * release, the effective uid, whether we run in a user namespace, the data-root's path and
- * filesystem magic, the drivers installed (name and priority) and the storage options: {@link
- * Probing#CACHED} uses the cache when its key matches (Engine.open does), {@link Probing#FRESH}
- * always probes and rewrites it ({@code layerctl driver probe} does). Whether a driver has state is
- * never cached.
+ * release, the effective uid, whether we run in a user namespace, the data-root's path, filesystem
+ * magic, mount and mount options, the drivers installed (name, priority and what each says its
+ * probe depends on, such as a helper binary) and the storage options: {@link Probing#CACHED} uses
+ * the cache when its key matches (Engine.open does), {@link Probing#FRESH} always probes and
+ * rewrites it ({@code layerctl driver probe} does). Whether a driver has state is never cached.
  */
 public final class DriverSelector {
   private DriverSelector() {}
@@ -40,8 +40,11 @@ public final class DriverSelector {
   /** The probe cache's file name in the data-root. */
   public static final String CACHE_FILE = "probe-cache.json";
 
-  /** Bumped when the cache's shape changes; a cache of another version is ignored. */
-  static final int CACHE_VERSION = 1;
+  /**
+   * Bumped when the cache's shape changes; a cache of another version is ignored. 2: the mount, its
+   * options and the drivers' probe inputs joined the key.
+   */
+  static final int CACHE_VERSION = 2;
 
   private static final ObjectMapper JSON =
       new ObjectMapper().disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
@@ -309,6 +312,8 @@ public final class DriverSelector {
       boolean userNamespace,
       String dataRoot,
       long filesystemMagic,
+      String mount,
+      List<String> mountOptions,
       List<String> drivers,
       Map<String, String> options) {
     static CacheKey of(
@@ -316,14 +321,21 @@ public final class DriverSelector {
         throws IOException {
       List<String> drivers = new ArrayList<>();
       for (DriverProvider p : providers) {
-        drivers.add(p.name() + "@" + p.priority());
+        StringBuilder d = new StringBuilder(p.name()).append('@').append(p.priority());
+        for (String input : p.probeInputs(context(dataRoot, p, host, options))) {
+          d.append(' ').append(input);
+        }
+        drivers.add(d.toString());
       }
+      FsInfo fs = host.filesystems().probe(dataRoot);
       return new CacheKey(
           host.kernel().release(),
           Sys.geteuid(),
           host.inUserNamespace(),
           dataRoot.toString(),
-          host.filesystems().probe(dataRoot).magic(),
+          fs.magic(),
+          fs.type() + " " + fs.source() + " at " + fs.mountPoint(),
+          fs.superOptions(),
           drivers,
           new TreeMap<>(options));
     }

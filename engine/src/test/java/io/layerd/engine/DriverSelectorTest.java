@@ -267,6 +267,47 @@ class DriverSelectorTest {
   }
 
   @Test
+  void anotherMountOrMountOptionProbesAgain() throws IOException {
+    FakeProvider a = FakeProvider.usable("a", 10);
+    FsInfo real = host.filesystems().probe(root);
+    Host plain = host.toBuilder().filesystems(p -> real).build();
+    cached(plain, a);
+    assertTrue(cached(plain, a).cached());
+    List<String> withOption = new java.util.ArrayList<>(real.superOptions());
+    withOption.add("user_subvol_rm_allowed");
+    Host remounted =
+        host.toBuilder()
+            .filesystems(
+                p ->
+                    new FsInfo(
+                        real.magic(), real.type(), real.mountPoint(), real.source(), withOption))
+            .build();
+    assertFalse(cached(remounted, a).cached(), "a remount with other options");
+    Host elsewhere =
+        host.toBuilder()
+            .filesystems(
+                p ->
+                    new FsInfo(
+                        real.magic(), real.type(), real.mountPoint(), "/dev/other", withOption))
+            .build();
+    assertFalse(cached(elsewhere, a).cached(), "another filesystem mounted there");
+    assertEquals(3, a.probes.get());
+  }
+
+  @Test
+  void aChangeADriverDependsOnProbesAgain() throws IOException {
+    FakeProvider a = FakeProvider.usable("a", 10);
+    a.inputs = List.of("/usr/bin/helper:1000:1");
+    cached(host, a);
+    assertTrue(cached(host, a).cached());
+    a.inputs = List.of("/usr/bin/helper:2000:2"); // upgraded
+    assertFalse(cached(host, a).cached());
+    a.inputs = List.of("no-binary"); // removed
+    assertFalse(cached(host, a).cached());
+    assertEquals(3, a.probes.get());
+  }
+
+  @Test
   void freshProbingRewritesTheCacheAndABrokenCacheIsIgnored() throws IOException {
     FakeProvider a = FakeProvider.usable("a", 10);
     cached(host, a);

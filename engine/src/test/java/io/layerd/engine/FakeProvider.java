@@ -6,6 +6,7 @@ import io.layerd.engine.spi.DriverProvider;
 import io.layerd.engine.spi.DriverRefusal;
 import io.layerd.engine.spi.Probe;
 import java.io.IOException;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /** A driver provider whose probe answers as told, and counts how often it was asked. */
@@ -15,6 +16,9 @@ final class FakeProvider implements DriverProvider {
   private final DriverRefusal.Kind refusal;
   private final Exception failure;
   final AtomicInteger probes = new AtomicInteger();
+
+  /** What this driver says its probe depends on (a helper binary, say). */
+  volatile List<String> inputs = List.of();
 
   private FakeProvider(String name, int priority, DriverRefusal.Kind refusal, Exception failure) {
     this.name = name;
@@ -39,6 +43,11 @@ final class FakeProvider implements DriverProvider {
   @Override
   public String name() {
     return name;
+  }
+
+  @Override
+  public List<String> probeInputs(DriverContext context) {
+    return inputs;
   }
 
   @Override

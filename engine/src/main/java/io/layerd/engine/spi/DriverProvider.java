@@ -22,6 +22,16 @@ public interface DriverProvider {
    */
   Probe probe(DriverContext context) throws DriverRefusal, IOException;
 
+  /**
+   * What else on this host the probe's verdict depends on, as short strings the engine keeps in the
+   * probe cache's key (a helper binary's path, size and modification time, say): when one changes,
+   * the cached verdict is not used. The kernel, the user, the data-root, its filesystem and mount
+   * options and the storage options are in the key already. By default nothing else.
+   */
+  default java.util.List<String> probeInputs(DriverContext context) {
+    return java.util.List.of();
+  }
+
   /** Opens the driver on its home (made by the engine). */
   Driver open(DriverContext context) throws DriverRefusal, IOException;
 

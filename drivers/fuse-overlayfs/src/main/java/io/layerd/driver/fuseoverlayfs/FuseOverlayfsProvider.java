@@ -68,6 +68,23 @@ public final class FuseOverlayfsProvider implements DriverProvider {
     return 20;
   }
 
+  /** The binary the probe ran (and its version): a new or removed one means probing again. */
+  @Override
+  public List<String> probeInputs(DriverContext context) {
+    Optional<Path> binary = context.host().binary(name());
+    if (binary.isEmpty()) {
+      return List.of("no-binary");
+    }
+    try {
+      java.nio.file.attribute.BasicFileAttributes a =
+          java.nio.file.Files.readAttributes(
+              binary.get(), java.nio.file.attribute.BasicFileAttributes.class);
+      return List.of(binary.get() + ":" + a.size() + ":" + a.lastModifiedTime().toMillis());
+    } catch (IOException e) {
+      return List.of(binary.get() + ":unreadable");
+    }
+  }
+
   @Override
   public Probe probe(DriverContext context) throws DriverRefusal, IOException {
     Host host = context.host();

@@ -157,4 +157,19 @@ class FuseOverlayfsProbeTest {
     assertEquals(20, new FuseOverlayfsProvider().priority());
     assertEquals("fuse-overlayfs", new FuseOverlayfsProvider().name());
   }
+
+  @Test
+  void theProbeCacheKeyFollowsTheBinary() throws IOException {
+    FuseOverlayfsProvider p = new FuseOverlayfsProvider();
+    Host none = rootless().binaries(n -> Optional.empty()).build();
+    assertEquals(java.util.List.of("no-binary"), p.probeInputs(context(none)));
+    Path fake = Files.writeString(bin.resolve("fuse-overlayfs"), "#!/bin/sh\necho 1\n");
+    Host one = rootless().binaries(n -> Optional.of(fake)).build();
+    String before = p.probeInputs(context(one)).get(0);
+    assertTrue(before.startsWith(fake + ":"), before);
+    Files.writeString(fake, "#!/bin/sh\necho fuse-overlayfs: version 1.13\n"); // upgraded
+    Files.setLastModifiedTime(
+        fake, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() + 5000));
+    assertFalse(before.equals(p.probeInputs(context(one)).get(0)), "a new binary, a new key");
+  }
 }
