@@ -9,62 +9,48 @@ import java.util.HexFormat;
  * SHA-256 of a layer's bytes as they stream: OpenSSL's through {@code sys} ({@link NativeSha256},
  * fast from the first byte) when it is there, else the JDK's (as fast once the JIT compiled it).
  */
-abstract class LayerDigest implements AutoCloseable {
+final class LayerDigest implements AutoCloseable {
+  private final NativeSha256 fast; // or null
+  private final MessageDigest jdk; // when fast is null
+
+  private LayerDigest(NativeSha256 fast, MessageDigest jdk) {
+    this.fast = fast;
+    this.jdk = jdk;
+  }
+
   static LayerDigest create() {
-    return NativeSha256.available() ? new Native() : new Jdk();
+    return NativeSha256.available()
+        ? new LayerDigest(NativeSha256.create(), null)
+        : new LayerDigest(null, LayerStream.sha256());
   }
 
   /** Digests a buffer between its position and limit, advancing the position. */
-  abstract void update(ByteBuffer b);
-
-  abstract void update(byte[] b, int off, int len);
-
-  /** "sha256:" and the hex digest; the object is then spent. */
-  abstract String finish();
-
-  @Override
-  public void close() {}
-
-  private static final class Native extends LayerDigest {
-    private final NativeSha256 sha = NativeSha256.create();
-
-    @Override
-    void update(ByteBuffer b) {
-      sha.update(b);
-    }
-
-    @Override
-    void update(byte[] b, int off, int len) {
-      sha.update(b, off, len);
-    }
-
-    @Override
-    String finish() {
-      return "sha256:" + HexFormat.of().formatHex(sha.digest());
-    }
-
-    @Override
-    public void close() {
-      sha.close();
+  void update(ByteBuffer b) {
+    if (fast != null) {
+      fast.update(b);
+    } else {
+      jdk.update(b);
     }
   }
 
-  private static final class Jdk extends LayerDigest {
-    private final MessageDigest sha = LayerStream.sha256();
-
-    @Override
-    void update(ByteBuffer b) {
-      sha.update(b);
+  void update(byte[] b, int off, int len) {
+    if (fast != null) {
+      fast.update(b, off, len);
+    } else {
+      jdk.update(b, off, len);
     }
+  }
 
-    @Override
-    void update(byte[] b, int off, int len) {
-      sha.update(b, off, len);
-    }
+  /** "sha256:" and the hex digest; the object is then spent. */
+  String finish() {
+    return "sha256:" + HexFormat.of().formatHex(fast != null ? fast.digest() : jdk.digest());
+  }
 
-    @Override
-    String finish() {
-      return "sha256:" + HexFormat.of().formatHex(sha.digest());
+  /** Frees the native context (the JDK's digest needs nothing). */
+  @Override
+  public void close() {
+    if (fast != null) {
+      fast.close();
     }
   }
 }
