@@ -83,7 +83,7 @@ public class ApplyBench {
 
   @Benchmark
   public ApplyResult apply() throws IOException {
-    try (InputStream in = Files.newInputStream(layer)) {
+    try (InputStream in = new java.io.FileInputStream(layer.toFile())) { // as layerctl opens it
       return Staging.into(
           dest,
           fd -> LayerApplier.builder().build().apply("bench", in, fd, LayerApplier.Expect.NOTHING));

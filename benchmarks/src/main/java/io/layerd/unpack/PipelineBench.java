@@ -54,7 +54,7 @@ public class PipelineBench {
   /** The diffID. */
   @Benchmark
   public String decodeAndDigest() throws IOException {
-    try (InputStream in = Files.newInputStream(layer);
+    try (InputStream in = new java.io.FileInputStream(layer.toFile());
         LayerPipeline p = LayerPipeline.start(in)) {
       return p.finish().diffId();
     }
