@@ -73,6 +73,15 @@ final class UnpackCommand implements Callable<Integer>, UsesUserNamespace {
       if (!l.equals("-") && !Files.isReadable(Path.of(l))) {
         throw new CliException("cannot read layer " + l + ": no such file or not readable", 2);
       }
+      if (!l.equals("-") && Files.isDirectory(Path.of(l))) {
+        throw new CliException(
+            l
+                + " is a directory, not a layer: for an image (an OCI layout or a docker save"
+                + " directory) use 'layerctl image unpack "
+                + l
+                + " DEST'",
+            2);
+      }
     }
     LayerApplier applier = options.applier();
     List<ApplyResult> results =

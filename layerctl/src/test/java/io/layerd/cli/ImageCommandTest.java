@@ -120,6 +120,15 @@ class ImageCommandTest {
     assertTrue(r.err().contains("no such file"), r.err());
   }
 
+  @Test
+  void anImageGivenToPlainUnpackPointsToImageUnpack() {
+    Path image = busybox();
+    Cli.Run r = Cli.run("unpack", image.toString(), tmp.resolve("d").toString());
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains("is a directory, not a layer"), r.err());
+    assertTrue(r.err().contains("layerctl image unpack " + image), r.err());
+  }
+
   // ------------------------------------------------------------------ images built in code
 
   private static String sha256(byte[] b) throws IOException {
