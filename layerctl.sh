@@ -17,8 +17,13 @@ stamp="$target/.built"
 if [ ! -f "$jar" ] || [ ! -f "$stamp" ] || \
    [ -n "$(find "$here" -path '*/target' -prune -o \( -name '*.java' -o -name 'pom.xml' \) -newer "$stamp" -print -quit 2>/dev/null)" ]; then
   echo "layerctl: building (first use or changed sources)..." >&2
-  (cd "$here" && mvn -B -q -Dstyle.color=never -pl layerctl -am package -DskipTests -Dspotless.check.skip=true >&2) \
-    || { echo "layerctl: the build failed; run 'mvn -B -pl layerctl -am package' in $here to see why" >&2; exit 1; }
+  log=$(mktemp)
+  if ! (cd "$here" && mvn -B -q -pl layerctl -am package -DskipTests -Dspotless.check.skip=true) >"$log" 2>&1; then
+    tail -n 40 "$log" >&2; rm -f "$log"
+    echo "layerctl: the build failed; run 'mvn -B -pl layerctl -am package' in $here to see why" >&2
+    exit 1
+  fi
+  rm -f "$log"
   touch "$stamp"
 fi
 # Names are bytes: run the JVM with a UTF-8 locale so that none is mangled.
