@@ -16,6 +16,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Deque;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
@@ -184,7 +185,7 @@ public final class LayerApplier {
       throw new LayerApplyException(layerName, null, -1, ex);
     }
     try (LayerPipeline stream = opened;
-        RootedTree tree = new RootedTree(rootFd, run::implied);
+        RootedTree tree = new RootedTree(rootFd, run::implied, run::beforeCreating);
         LowerFds lowerFds = LowerFds.open(whiteouts == WhiteoutMode.OVERLAY ? lowers : List.of());
         Writers pool = writers > 0 ? new Writers(writers, WRITE_QUEUE) : null) {
       run.tree = tree;
@@ -268,6 +269,12 @@ public final class LayerApplier {
 
   /** Files queued for the writers at most (each holds a descriptor until written). */
   private static final int WRITE_QUEUE = 128;
+
+  /**
+   * Open descriptors of files handed to the writers at most (files the applying thread made, in
+   * directories this apply did not make): then it waits for the writers.
+   */
+  private static final int MAX_HELD_DESCRIPTORS = 64;
 
   /** Files up to this size go to the writers; larger ones stream on the applying thread. */
   private static final long POOLED_FILE = 1 << 20;
@@ -513,7 +520,10 @@ public final class LayerApplier {
     boolean deferCreate;
 
     /** Directories this apply made (mkdir), by key; valid while the tree's generation holds. */
-    final Set<String> freshDirs = new HashSet<>();
+    final Map<String, RootedTree.DirId> freshDirs = new HashMap<>();
+
+    /** The same, by identity: a fresh directory reached under another name shows here. */
+    final Map<RootedTree.DirId, String> freshById = new HashMap<>();
 
     int freshGeneration;
 
@@ -528,10 +538,48 @@ public final class LayerApplier {
 
     boolean fresh(String dirKey) {
       if (tree.generation() != freshGeneration) {
-        freshDirs.clear(); // something was removed or replaced: trust no earlier mkdir
+        forgetFresh(); // something was removed or replaced: trust no earlier mkdir
         freshGeneration = tree.generation();
       }
-      return freshDirs.contains(dirKey);
+      return freshDirs.containsKey(dirKey);
+    }
+
+    void forgetFresh() {
+      freshDirs.clear();
+      freshById.clear();
+    }
+
+    /**
+     * The directory of the entry being applied (made as needed), {@code tree.dir(comps, n, true)}
+     * with the writers' bookkeeping kept sound. That bookkeeping knows names by the archive's
+     * spelling, so it holds only while every name in a fresh directory was made under that
+     * directory's own name. When the lookup reached a fresh directory under another name (through a
+     * symlink), or made directories through a symlink, names may now stand where the spelling says
+     * nothing is: the writers are waited for and no directory counts as fresh any more.
+     * (Directories are made only after {@link #beforeCreating} waited for the writers.)
+     */
+    int parent(List<byte[]> comps, int n) throws IOException {
+      int pfd = tree.dir(comps, n, true);
+      boolean elsewhere = tree.takeWalkedSymlink();
+      if (!elsewhere && !freshById.isEmpty()) {
+        String k = freshById.get(tree.identity(pfd));
+        elsewhere = k != null && !k.equals(parentKey);
+      }
+      if (elsewhere) {
+        if (!pending.isEmpty()) {
+          drain();
+        }
+        forgetFresh();
+        deferCreate = false;
+      }
+      return pfd;
+    }
+
+    /** Before the tree makes missing directories: no writer may be creating a name there. */
+    void beforeCreating() throws IOException {
+      if (!pending.isEmpty()) {
+        drain();
+      }
     }
 
     boolean deferrable(TarEntry e) {
@@ -570,7 +618,11 @@ public final class LayerApplier {
       writers.awaitIdle();
       rethrow(writers.failure());
       pending.clear();
+      heldDescriptors = 0;
     }
+
+    /** Handed-over files whose descriptor is open (made here, not by a writer) since a drain. */
+    int heldDescriptors;
 
     /** The directory a handed-over file is made in, open for the writers (O_PATH). */
     DirRef dirRef(int pfd) throws IOException {
@@ -607,14 +659,11 @@ public final class LayerApplier {
     }
 
     void directory(TarEntry e, List<byte[]> comps, byte[] leaf, int n) throws IOException {
-      int pfd = tree.dir(comps, n, true);
+      int pfd = parent(comps, n);
       boolean overWhiteout = whiteouts == WhiteoutMode.OVERLAY && isWhiteout(pfd, leaf);
       // Made first; only a name already there (EEXIST) is looked at and cleared.
       int r = overWhiteout ? -Errno.EEXIST.number() : Sys.tryMkdirat(pfd, leaf, 0700);
-      if (r == 0) {
-        fresh(parentKey); // (drops stale ones first)
-        freshDirs.add(key);
-      }
+      boolean made = r == 0;
       if (r == -Errno.EEXIST.number()) {
         Stat old = clear(pfd, leaf, true);
         if (old == null) {
@@ -625,6 +674,13 @@ public final class LayerApplier {
       }
       try (Fd fd =
           new Fd(Sys.openat(pfd, leaf, Sys.O_RDONLY | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0))) {
+        if (made && writers != null) {
+          fresh(parentKey); // (drops stale ones first)
+          Stat st = Sys.fstat(fd.get());
+          RootedTree.DirId id = new RootedTree.DirId(st.dev(), st.ino());
+          freshDirs.put(key, id);
+          freshById.put(id, key);
+        }
         ownModeXattrs(e, fd.get());
         if (overWhiteout) {
           // Made again after its whiteout: it must hide the lower directory's contents.
@@ -643,7 +699,7 @@ public final class LayerApplier {
 
     void file(TarEntry e, List<byte[]> comps, byte[] leaf, int n, TarReader reader)
         throws IOException {
-      int pfd = tree.dir(comps, n, true);
+      int pfd = parent(comps, n);
       FileJob job;
       if (deferCreate) {
         job = new FileJob(e, -1); // made by a writer, in a directory nothing else writes to
@@ -684,7 +740,11 @@ public final class LayerApplier {
       files++;
       fileBytes += e.size();
       if (pooled) {
+        boolean holds = job.fd >= 0;
         writers.submit(job, e.size());
+        if (holds && ++heldDescriptors >= MAX_HELD_DESCRIPTORS) {
+          drain(); // a few layers applied at once must not run a daemon out of descriptors
+        }
       } else {
         job.run(); // here: a large or sparse file (already written), or no writers
       }
@@ -805,7 +865,7 @@ public final class LayerApplier {
     }
 
     void symlink(TarEntry e, List<byte[]> comps, byte[] leaf, int n) throws IOException {
-      int pfd = tree.dir(comps, n, true);
+      int pfd = parent(comps, n);
       int r = Sys.trySymlinkat(e.linkName(), pfd, leaf);
       if (r == -Errno.EEXIST.number()) {
         clear(pfd, leaf, false);
@@ -829,7 +889,7 @@ public final class LayerApplier {
         throw new InvalidArchiveException(
             "hardlink '" + e.displayName() + "' points at the root", e.offset());
       }
-      int pfd = tree.dir(comps, n, true);
+      int pfd = parent(comps, n);
       int tpfd = tree.dir(target, target.size() - 1, false);
       byte[] tleaf = target.get(target.size() - 1);
       Stat tst = tpfd < 0 ? null : RootedTree.statOrNull(tpfd, tleaf);
@@ -880,7 +940,7 @@ public final class LayerApplier {
     }
 
     void node(TarEntry e, List<byte[]> comps, byte[] leaf, int n) throws IOException {
-      int pfd = tree.dir(comps, n, true);
+      int pfd = parent(comps, n);
       clear(pfd, leaf, false);
       int type =
           e.type() == TarEntry.Type.CHAR_DEVICE

@@ -133,26 +133,56 @@ final class LayerPipeline implements AutoCloseable {
     return new LayerStream.Digests(compression, raw.digest(), raw.count, d, size);
   }
 
-  /** Stops the stages when the apply ended early, and gives the buffers back. */
+  /**
+   * Stops the stages when the apply ended early, and gives the buffers back. The digest thread is
+   * always waited for (it ends within its next poll), even when this thread is interrupted (the
+   * interrupt is kept): the layer's digest context is freed only once no thread can use it. The
+   * decoder stops at its next step; one blocked reading a stalled pipe is left behind (a daemon
+   * thread that touches nothing but the caller's stream and its own buffers, and keeps its digest
+   * context, which is then never freed).
+   */
   @Override
   public void close() {
     if (!finished) {
       cancelled = true;
       tar.abandon();
-      try {
-        digester.join();
-        // The decoder stops at its next step; one blocked reading a stalled pipe is left behind
-        // (a daemon thread that touches nothing but the caller's stream and its own buffers).
-        decoder.join(1000);
-      } catch (InterruptedException e) {
+      boolean interrupted = Thread.interrupted();
+      interrupted |= join(digester, 0);
+      interrupted |= join(decoder, 1000);
+      if (interrupted) {
         Thread.currentThread().interrupt();
       }
-      toReader.clear();
+      Object o;
+      while ((o = toReader.poll()) != null) {
+        if (o instanceof Chunk) {
+          ((Chunk) o).release();
+        }
+      }
     }
-    if (!decoder.isAlive()) {
-      raw.release(); // a decoder still running keeps its digest (freed only then would be unsafe)
+    if (!decoder.isAlive() && !digester.isAlive()) {
+      raw.release();
     }
     pool.close();
+  }
+
+  /**
+   * Waits for {@code t} ({@code millis}, 0: for good) however often interrupted; true if it was.
+   */
+  private static boolean join(Thread t, long millis) {
+    boolean interrupted = false;
+    long deadline = System.nanoTime() + millis * 1_000_000L;
+    while (t.isAlive()) {
+      long left = millis == 0 ? 0 : (deadline - System.nanoTime()) / 1_000_000L;
+      if (millis != 0 && left <= 0) {
+        break;
+      }
+      try {
+        t.join(left);
+      } catch (InterruptedException e) {
+        interrupted = true;
+      }
+    }
+    return interrupted;
   }
 
   // ------------------------------------------------------------------ the digest thread

@@ -30,12 +30,25 @@ final class RootedTree implements Closeable {
     void made(int parentFd, byte[] name, boolean overWhiteout) throws IOException;
   }
 
+  /** Runs before the tree makes missing directories (LayerApplier waits for its writers). */
+  @FunctionalInterface
+  interface BeforeCreating {
+    void run() throws IOException;
+  }
+
+  /** A directory's identity: device and inode. */
+  record DirId(long dev, long ino) {}
+
   private static final int MAX_SYMLINKS = 40;
   private static final int CACHE = 256;
 
   private final int rootFd;
   private final ImpliedDir implied;
+  private final BeforeCreating beforeCreating;
   private final List<Integer> toClose = new ArrayList<>();
+  private final Map<Integer, DirId> ids = new java.util.HashMap<>(); // of the cached descriptors
+  private DirId rootId;
+  private boolean walkedSymlink;
   private boolean stale;
   private int generation;
 
@@ -54,8 +67,43 @@ final class RootedTree implements Closeable {
       };
 
   RootedTree(int rootFd, ImpliedDir implied) {
+    this(rootFd, implied, () -> {});
+  }
+
+  RootedTree(int rootFd, ImpliedDir implied, BeforeCreating beforeCreating) {
     this.rootFd = rootFd;
     this.implied = implied;
+    this.beforeCreating = beforeCreating;
+  }
+
+  /**
+   * The identity of a directory descriptor returned by {@link #dir} (or of the root), read once per
+   * cached lookup.
+   */
+  DirId identity(int fd) throws IOException {
+    if (fd == rootFd) {
+      if (rootId == null) {
+        rootId = identityOf(fd);
+      }
+      return rootId;
+    }
+    DirId id = ids.get(fd);
+    return id != null ? id : identityOf(fd);
+  }
+
+  private static DirId identityOf(int fd) throws IOException {
+    Stat st = Sys.fstat(fd);
+    return new DirId(st.dev(), st.ino());
+  }
+
+  /**
+   * Whether a lookup made directories through a symbolic link since the last call (they then stand
+   * under names other than the entries spelled), and forgets it.
+   */
+  boolean takeWalkedSymlink() {
+    boolean w = walkedSymlink;
+    walkedSymlink = false;
+    return w;
   }
 
   int rootFd() {
@@ -119,9 +167,11 @@ final class RootedTree implements Closeable {
       if (errno != Errno.ENOENT && errno != Errno.ENOTDIR) {
         throw e;
       }
+      beforeCreating.run();
       fd = walkCreating(comps.subList(0, n));
     }
     cache.put(key, fd);
+    ids.put(fd, identityOf(fd));
     flush();
     return fd;
   }
@@ -129,12 +179,14 @@ final class RootedTree implements Closeable {
   private void flush() {
     if (stale) {
       for (int fd : cache.values()) {
+        ids.remove(fd);
         Sys.closeQuietly(fd);
       }
       cache.clear();
       stale = false;
     }
     for (int fd : toClose) {
+      ids.remove(fd);
       Sys.closeQuietly(fd);
     }
     toClose.clear();
@@ -164,6 +216,7 @@ final class RootedTree implements Closeable {
             throw io.layerd.sys.SysException.of(
                 "resolve", Errno.ELOOP.number(), Sys.where(cur, c), null);
           }
+          walkedSymlink = true;
           byte[] target = Sys.readlinkat(cur, c);
           List<byte[]> parts = Names.split(target);
           for (int i = parts.size() - 1; i >= 0; i--) {

@@ -31,7 +31,9 @@ import java.util.zip.GZIPOutputStream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
@@ -261,6 +263,110 @@ class PipelineTest {
     }
   }
 
+  /** The tree a layer (over an optional base) leaves with this many writers, or its failure. */
+  String applied(String name, byte[] base, byte[] layer, int writers) throws IOException {
+    Path root = Files.createDirectory(tmp.resolve(name + "-" + writers));
+    LayerApplier a = LayerApplier.builder().writers(writers).build();
+    try {
+      if (base != null) {
+        Layers.apply(a, root, "base", base);
+      }
+      Layers.apply(a, root, "layer", layer);
+    } catch (LayerApplyException e) {
+      return "refused: " + e.getMessage().replace(root.toString(), "ROOT");
+    }
+    return TreeManifest.of(root, Layers.SHAPE).toString();
+  }
+
+  /**
+   * Names reached through symlinks: the writers' bookkeeping knows names by the archive's spelling,
+   * so a directory made through a symlink, or a fresh directory reached under another name, must
+   * make the applier wait for its writers and trust no directory as fresh any more.
+   */
+  static Stream<Arguments> symlinkSpellings() {
+    TarBuilder many = TarBuilder.create().dir("a/").symlink("a/s", "t").dir("a/s/d/");
+    for (int i = 0; i < 300; i++) {
+      many.file("a/s/d/f" + i, 1000);
+    }
+    many.symlink("a/t", "/nowhere"); // replaces the directory the 300 files went to
+    TarBuilder crossed = TarBuilder.create().dir("a/").dir("a/t/").symlink("a/s", "t");
+    for (int i = 0; i < 100; i++) {
+      crossed.file("a/t/x" + i, 10).file("a/s/x" + i, 20); // the same files, by both names
+    }
+    return Stream.of(
+        Arguments.of(
+            "a directory made through a symlink, then a file by its real name",
+            null,
+            TarBuilder.create()
+                .dir("a/")
+                .dir("a/t/")
+                .symlink("a/s", "t")
+                .dir("a/s/d/")
+                .file("a/t/d", "a file where the directory was")
+                .build()),
+        Arguments.of(
+            "directories made behind a dangling symlink, then one replaced by a file",
+            null,
+            TarBuilder.create()
+                .dir("a/")
+                .symlink("a/s", "t")
+                .file("a/s/x", "hi")
+                .file("a/t", "a file where the implied directory was")
+                .build()),
+        Arguments.of(
+            "a symlink of the lower layer",
+            TarBuilder.create().symlink("s", "/a/t").build(),
+            TarBuilder.create().dir("a/").dir("s/d/").file("a/t", "replaces").build()),
+        Arguments.of("files under a directory replaced through another name", null, many.build()),
+        Arguments.of("each file twice, by two names", null, crossed.build()));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("symlinkSpellings")
+  void namesReachedThroughSymlinksGiveTheSequentialTree(String name, byte[] base, byte[] layer)
+      throws IOException {
+    String sequential = applied("seq", base, layer, 0);
+    for (int round = 0; round < 3; round++) {
+      assertEquals(sequential, applied("par" + round, base, layer, 2), "round " + round);
+    }
+  }
+
+  /** An interrupt of the applying thread: apply ends, and with it every thread it started. */
+  @Test
+  void anInterruptedApplyLeavesNoThread() throws Exception {
+    TarBuilder t = TarBuilder.create().dir("a/");
+    for (int i = 0; i < 3000; i++) {
+      t.file("a/f" + i, 1500);
+    }
+    byte[] layer = t.gzip();
+    List<String> before = descriptors();
+    for (int round = 0; round < 20; round++) {
+      Path root = Files.createDirectory(tmp.resolve("r" + round));
+      java.util.concurrent.atomic.AtomicReference<List<String>> left =
+          new java.util.concurrent.atomic.AtomicReference<>();
+      Thread applying =
+          new Thread(
+              () -> {
+                try {
+                  LayerApplier.builder()
+                      .writers(2)
+                      .build()
+                      .apply(
+                          "l", new ByteArrayInputStream(layer), root, LayerApplier.Expect.NOTHING);
+                } catch (IOException expected) {
+                  // interrupted (or finished first: either way no thread may be left)
+                }
+                left.set(pipelineThreads());
+              });
+      applying.start();
+      Thread.sleep(2 + round % 15);
+      applying.interrupt();
+      applying.join();
+      assertEquals(List.of(), left.get(), "threads alive when apply returned, round " + round);
+    }
+    assertEquals(before, descriptors(), "descriptors left open");
+  }
+
   // ------------------------------------------------------------------ ending early
 
   /** Thrown by a test's stream: an Error, as an OutOfMemoryError or a crash test's would be. */
@@ -418,20 +524,24 @@ class PipelineTest {
     return out;
   }
 
+  /** The decoder, digest and writer threads alive now. */
+  static List<String> pipelineThreads() {
+    return Thread.getAllStackTraces().keySet().stream()
+        .filter(Thread::isAlive)
+        .map(Thread::getName)
+        .filter(
+            n ->
+                n.startsWith("layerd-decode")
+                    || n.startsWith("layerd-digest")
+                    || n.startsWith("layerd-write"))
+        .toList();
+  }
+
   /** The decoder, digest and writer threads end with the apply (or soon after a stop). */
   static void assertNoPipelineThreads() {
     long deadline = System.nanoTime() + 5_000_000_000L;
     while (true) {
-      List<String> left =
-          Thread.getAllStackTraces().keySet().stream()
-              .filter(Thread::isAlive)
-              .map(Thread::getName)
-              .filter(
-                  n ->
-                      n.startsWith("layerd-decode")
-                          || n.startsWith("layerd-digest")
-                          || n.startsWith("layerd-write"))
-              .toList();
+      List<String> left = pipelineThreads();
       if (left.isEmpty()) {
         return;
       }
