@@ -1,5 +1,6 @@
 package io.layerd.daemon;
 
+import io.layerd.daemon.containerd.SnapshotterServer;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -21,11 +22,13 @@ public final class Daemon implements Closeable {
 
   private final GraphDriverService service;
   private final PluginServer server;
+  private final SnapshotterServer snapshots; // or null
   private boolean closed;
 
-  private Daemon(GraphDriverService service, PluginServer server) {
+  private Daemon(GraphDriverService service, PluginServer server, SnapshotterServer snapshots) {
     this.service = service;
     this.server = server;
+    this.snapshots = snapshots;
   }
 
   /**
@@ -37,7 +40,16 @@ public final class Daemon implements Closeable {
     try {
       PluginServer server =
           PluginServer.start(service, settings.socket(), settings.shutdownTimeout());
-      return new Daemon(service, server);
+      SnapshotterServer snapshots = null;
+      if (settings.containerdSocket() != null) {
+        try {
+          snapshots = SnapshotterServer.start(service.baseEngine(), settings.containerdSocket());
+        } catch (IOException | RuntimeException e) {
+          server.close();
+          throw e;
+        }
+      }
+      return new Daemon(service, server, snapshots);
     } catch (IOException | RuntimeException e) {
       try {
         service.close();
@@ -46,6 +58,11 @@ public final class Daemon implements Closeable {
       }
       throw e;
     }
+  }
+
+  /** The socket of containerd's snapshotter API, or null when it is not served. */
+  public Path containerdSocket() {
+    return snapshots == null ? null : snapshots.socket();
   }
 
   /** The socket it listens on. */
@@ -75,7 +92,13 @@ public final class Daemon implements Closeable {
     }
     closed = true;
     try {
-      server.close();
+      try {
+        if (snapshots != null) {
+          snapshots.close();
+        }
+      } finally {
+        server.close();
+      }
     } finally {
       service.close();
       LOG.info("stopped: mounts released, data-root unlocked");

@@ -95,6 +95,14 @@ final class GraphDriverService implements Closeable {
     return IdOwners.of(IdRemapper.builder().shift(maps).policy(s.unmappedIds()).build());
   }
 
+  /**
+   * The engine of the data-root itself, owners as in the layers (not a --userns-remap store): the
+   * one containerd's snapshots live in.
+   */
+  Engine baseEngine() {
+    return base;
+  }
+
   /** The engine serving requests now. */
   Engine engine() {
     Engine e = active;

@@ -88,6 +88,15 @@ public final class Main implements Callable<Integer> {
   Long shutdownTimeout;
 
   @Option(
+      names = "--containerd-socket",
+      paramLabel = "PATH",
+      description =
+          "Also serve containerd's snapshotter API (a proxy snapshotter) on this unix socket;"
+              + " containerd's config names it under [proxy_plugins] with type = \"snapshot\"."
+              + " Default: not served.")
+  Path containerdSocket;
+
+  @Option(
       names = "--rootless",
       paramLabel = "auto|true|false",
       defaultValue = "auto",
@@ -151,7 +160,8 @@ public final class Main implements Callable<Integer> {
             storageOpts == null ? null : new LinkedHashMap<>(storageOpts),
             unmappedIds == null ? null : UnmappedIdPolicy.parse(unmappedIds),
             logLevel,
-            shutdownTimeout == null ? null : Duration.ofSeconds(shutdownTimeout));
+            shutdownTimeout == null ? null : Duration.ofSeconds(shutdownTimeout),
+            containerdSocket);
     boolean userNs = RootlessNamespace.inUserNamespace();
     return Settings.resolve(
         flags, config, Settings.Environment.current(Sys.geteuid() == 0, userNs));

@@ -58,6 +58,8 @@ import java.util.Set;
  * @param unmappedIds what ApplyDiff does with an owner the id mapping cannot represent
  * @param logLevel slf4j-simple's level: trace, debug, info, warn, error
  * @param shutdownTimeout how long SIGTERM waits for requests in flight
+ * @param containerdSocket where containerd's snapshotter API is served (a proxy snapshotter), or
+ *     null for not at all
  */
 public record Settings(
     Path dataRoot,
@@ -66,7 +68,8 @@ public record Settings(
     Map<String, String> options,
     UnmappedIdPolicy unmappedIds,
     String logLevel,
-    Duration shutdownTimeout) {
+    Duration shutdownTimeout,
+    Path containerdSocket) {
 
   /** The plugin's name: dockerd runs with {@code --storage-driver layerd}. */
   public static final String PLUGIN_NAME = "layerd";
@@ -82,7 +85,8 @@ public record Settings(
           "storage-opts",
           "unmapped-ids",
           "log-level",
-          "shutdown-timeout-seconds");
+          "shutdown-timeout-seconds",
+          "containerd-socket");
 
   private static final ObjectMapper JSON =
       new ObjectMapper().enable(DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY);
@@ -99,7 +103,20 @@ public record Settings(
   /** Settings for tests and embedding: the given data-root, socket and driver, defaults else. */
   public static Settings of(Path dataRoot, Path socket, String driver) {
     return new Settings(
-        dataRoot, socket, driver, Map.of(), UnmappedIdPolicy.FAIL, "info", Duration.ofSeconds(30));
+        dataRoot,
+        socket,
+        driver,
+        Map.of(),
+        UnmappedIdPolicy.FAIL,
+        "info",
+        Duration.ofSeconds(30),
+        null);
+  }
+
+  /** The same settings, serving containerd's snapshotter API on {@code socket} too. */
+  public Settings withContainerdSocket(Path socket) {
+    return new Settings(
+        dataRoot, this.socket, driver, options, unmappedIds, logLevel, shutdownTimeout, socket);
   }
 
   /** The facts about the running process that the defaults depend on. */
@@ -166,7 +183,8 @@ public record Settings(
       Map<String, String> options,
       UnmappedIdPolicy unmappedIds,
       String logLevel,
-      Duration shutdownTimeout) {}
+      Duration shutdownTimeout,
+      Path containerdSocket) {}
 
   /**
    * Resolves the settings: the flags over the config file over the defaults. {@code config} is the
@@ -203,6 +221,10 @@ public record Settings(
       }
       timeout = Duration.ofSeconds(t == null ? 30 : t.asLong());
     }
+    Path containerd =
+        flags.containerdSocket() != null
+            ? flags.containerdSocket()
+            : path(cfg, "containerd-socket", file);
     return new Settings(
         dataRoot.toAbsolutePath().normalize(),
         socket.toAbsolutePath().normalize(),
@@ -210,7 +232,10 @@ public record Settings(
         options,
         policy,
         level,
-        timeout);
+        timeout,
+        containerd == null || containerd.toString().isEmpty()
+            ? null
+            : containerd.toAbsolutePath().normalize());
   }
 
   private static JsonNode readConfig(Path file, boolean required) throws IOException {

@@ -18,7 +18,7 @@ class SettingsTest {
   @TempDir Path tmp;
 
   private static final Settings.Flags NONE =
-      new Settings.Flags(null, null, null, null, null, null, null);
+      new Settings.Flags(null, null, null, null, null, null, null, null);
 
   private Settings.Environment user(Map<String, String> env) {
     return new Settings.Environment(false, false, env, tmp.resolve("home").toString());
@@ -96,7 +96,8 @@ class SettingsTest {
     assertEquals(UnmappedIdPolicy.SQUASH, fromFile.unmappedIds());
     assertEquals(Duration.ofSeconds(5), fromFile.shutdownTimeout());
     Settings.Flags flags =
-        new Settings.Flags(Path.of("/flag"), null, "overlay2", Map.of("b", "3"), null, null, null);
+        new Settings.Flags(
+            Path.of("/flag"), null, "overlay2", Map.of("b", "3"), null, null, null, null);
     Settings s = Settings.resolve(flags, cfg, user(Map.of()));
     assertEquals(Path.of("/flag"), s.dataRoot());
     assertEquals("overlay2", s.driver());

@@ -1,0 +1,483 @@
+package io.layerd.daemon;
+
+import java.io.File;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Pattern;
+
+/**
+ * A private, real containerd for tests (root only), driven with {@code ctr}. Everything it keeps
+ * lives under one directory: {@code config.toml}, {@code containerd.log}, the socket {@code
+ * containerd.sock}, {@code root/} and {@code state/}, and the FIFOs and runc state of {@link #run}.
+ * The CRI plugin is off; with a proxy name, containerd also knows a snapshotter of that name served
+ * over gRPC on a unix socket (a {@code [proxy_plugins]} entry).
+ *
+ * <p>Unix socket paths are limited to 108 bytes, so give it a short directory, e.g. {@code
+ * Files.createTempDirectory(Path.of("/tmp"), "ctd")} (a JUnit {@code @TempDir} under a long {@code
+ * java.io.tmpdir} may be too long).
+ *
+ * <pre>{@code
+ * try (ContainerdRig rig = ContainerdRig.start(dir, null, null)) {
+ *   rig.importImage(TestData.file("images/busybox-1.38.0-glibc-oci"), "native");
+ *   String out = rig.run("busybox:1.38.0-glibc", "native", "c1", "echo", "hello");
+ * }
+ * }</pre>
+ *
+ * <p>What stays outside the directory: containerd 1.6's shims always put their sockets in {@code
+ * /run/containerd/s/} (removed on {@link #close} when this rig made it and it is empty), and
+ * containers get cgroups relative to the shim's own ({@code --cgroup=}), which runc removes when
+ * the container goes.
+ */
+final class ContainerdRig implements AutoCloseable {
+  /** The containerd namespace every {@code ctr} command of the rig works in. */
+  static final String NAMESPACE = "layerd-test";
+
+  /** How long {@code ctr} may take. */
+  static final Duration CTR_TIMEOUT = Duration.ofSeconds(120);
+
+  /** How long containerd may take to answer {@code ctr version}. */
+  static final Duration START_TIMEOUT = Duration.ofSeconds(20);
+
+  /** How long containerd gets between SIGTERM and SIGKILL. */
+  static final Duration STOP_TIMEOUT = Duration.ofSeconds(10);
+
+  /** The longest path a unix socket may have (sun_path is 108 bytes with the final NUL). */
+  static final int MAX_SOCKET_PATH = 107;
+
+  /** containerd 1.6's shim socket directory (fixed: {@code defaults.DefaultStateDir}). */
+  private static final Path RUN_CONTAINERD = Path.of("/run/containerd");
+
+  private static final Pattern BARE_KEY = Pattern.compile("[A-Za-z0-9_-]+");
+
+  /** What one {@code ctr} command left. */
+  record Result(int code, String out, String err) {}
+
+  private final Path dir;
+  private final Path socket;
+  private final boolean madeRunContainerd;
+  private final AtomicInteger imports = new AtomicInteger();
+  private Process containerd;
+  private boolean closed;
+
+  private ContainerdRig(Path dir, boolean madeRunContainerd) {
+    this.dir = dir;
+    this.socket = dir.resolve("containerd.sock");
+    this.madeRunContainerd = madeRunContainerd;
+  }
+
+  /**
+   * Writes {@code dir/config.toml}, starts containerd on it (output to {@code dir/containerd.log})
+   * and waits until {@code ctr version} answers. {@code dir} should be short (see the class
+   * comment); it is made when missing and removed by {@link #close}.
+   *
+   * @param proxyName when not null, a {@code [proxy_plugins.<proxyName>]} snapshotter is configured
+   * @param proxySocket the unix socket of that proxy snapshotter (ignored when proxyName is null)
+   */
+  static ContainerdRig start(Path dir, String proxyName, Path proxySocket) throws IOException {
+    dir = dir.toAbsolutePath().normalize();
+    checkSocketPath(dir.resolve("containerd.sock.ttrpc"));
+    if (proxyName != null) {
+      if (proxySocket == null) {
+        throw new IllegalArgumentException("proxy " + proxyName + " needs a socket");
+      }
+      checkSocketPath(proxySocket.toAbsolutePath());
+    }
+    Files.createDirectories(dir);
+    ContainerdRig rig = new ContainerdRig(dir, !Files.exists(RUN_CONTAINERD));
+    try {
+      Files.writeString(
+          dir.resolve("config.toml"),
+          config(dir, proxyName, proxySocket == null ? null : proxySocket.toAbsolutePath()));
+      rig.launch();
+    } catch (IOException | RuntimeException | Error e) {
+      try {
+        rig.close();
+      } catch (IOException | RuntimeException suppressed) {
+        e.addSuppressed(suppressed);
+      }
+      throw e;
+    }
+    return rig;
+  }
+
+  /** The text of config.toml. */
+  static String config(Path dir, String proxyName, Path proxySocket) {
+    StringBuilder b = new StringBuilder();
+    b.append("version = 2\n");
+    b.append("root = ").append(toml(dir.resolve("root").toString())).append('\n');
+    b.append("state = ").append(toml(dir.resolve("state").toString())).append('\n');
+    b.append("disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n");
+    b.append("\n[grpc]\n");
+    b.append("  address = ").append(toml(dir.resolve("containerd.sock").toString())).append('\n');
+    if (proxyName != null) {
+      String key = BARE_KEY.matcher(proxyName).matches() ? proxyName : toml(proxyName);
+      b.append("\n[proxy_plugins.").append(key).append("]\n");
+      b.append("  type = \"snapshot\"\n");
+      b.append("  address = ").append(toml(proxySocket.toString())).append('\n');
+    }
+    return b.toString();
+  }
+
+  /** A TOML basic string. */
+  private static String toml(String s) {
+    StringBuilder b = new StringBuilder("\"");
+    for (char c : s.toCharArray()) {
+      switch (c) {
+        case '"' -> b.append("\\\"");
+        case '\\' -> b.append("\\\\");
+        default -> {
+          if (c < 0x20 || c == 0x7f) {
+            b.append(String.format("\\u%04x", (int) c));
+          } else {
+            b.append(c);
+          }
+        }
+      }
+    }
+    return b.append('"').toString();
+  }
+
+  private static void checkSocketPath(Path p) {
+    int n = p.toString().getBytes(StandardCharsets.UTF_8).length;
+    if (n > MAX_SOCKET_PATH) {
+      throw new IllegalArgumentException(
+          "socket path too long for a unix socket ("
+              + n
+              + " > "
+              + MAX_SOCKET_PATH
+              + " bytes): "
+              + p
+              + "; use a short directory such as Files.createTempDirectory(Path.of(\"/tmp\"),"
+              + " \"ctd\")");
+    }
+  }
+
+  private void launch() throws IOException {
+    Path log = dir.resolve("containerd.log");
+    containerd =
+        new ProcessBuilder("containerd", "--config", dir.resolve("config.toml").toString())
+            .directory(new File("/"))
+            .redirectErrorStream(true)
+            .redirectOutput(log.toFile())
+            .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+            .start();
+    long deadline = System.nanoTime() + START_TIMEOUT.toNanos();
+    Result last = null;
+    while (true) {
+      if (!containerd.isAlive()) {
+        throw new IOException(
+            "containerd exited with code "
+                + containerd.exitValue()
+                + " before it answered; "
+                + log
+                + " ends:\n"
+                + logTail(40));
+      }
+      if (Files.exists(socket)) {
+        last = exec(List.of("ctr", "--address", socket.toString(), "version"), secs(5));
+        if (last.code() == 0) {
+          return;
+        }
+      }
+      if (System.nanoTime() > deadline) {
+        throw new IOException(
+            "containerd did not answer ctr version within "
+                + START_TIMEOUT.toSeconds()
+                + " s"
+                + (last == null ? " (no socket " + socket + ")" : ": " + last.err().strip())
+                + "; "
+                + log
+                + " ends:\n"
+                + logTail(40));
+      }
+      sleep(100);
+    }
+  }
+
+  /** The directory the rig lives in. */
+  Path dir() {
+    return dir;
+  }
+
+  /** containerd's gRPC socket. */
+  Path socket() {
+    return socket;
+  }
+
+  /** The last {@code lines} lines of containerd's log (for failure messages). */
+  String logTail(int lines) {
+    try {
+      List<String> all = Files.readAllLines(dir.resolve("containerd.log"), StandardCharsets.UTF_8);
+      return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
+    } catch (IOException e) {
+      return "(no log: " + e + ")";
+    }
+  }
+
+  /** Runs {@code ctr --address SOCK --namespace layerd-test ARGS...} (120 s at most). */
+  Result ctr(String... args) throws IOException {
+    return exec(command(args), CTR_TIMEOUT);
+  }
+
+  /** {@link #ctr}, which must exit 0 (else an AssertionError with the command and its output). */
+  Result ok(String... args) throws IOException {
+    Result r = ctr(args);
+    if (r.code() != 0) {
+      throw new AssertionError(
+          String.join(" ", command(args))
+              + " -> "
+              + (r.code() == -1 ? "timed out" : "exit " + r.code())
+              + "\n  stdout: "
+              + r.out().strip()
+              + "\n  stderr: "
+              + r.err().strip()
+              + "\n  containerd.log ends:\n"
+              + logTail(15));
+    }
+    return r;
+  }
+
+  private List<String> command(String... args) {
+    List<String> cmd = new ArrayList<>();
+    cmd.addAll(List.of("ctr", "--address", socket.toString(), "--namespace", NAMESPACE));
+    cmd.addAll(Arrays.asList(args));
+    return cmd;
+  }
+
+  /**
+   * Imports an image and unpacks it with {@code snapshotter}: a {@code docker save} or OCI archive
+   * as it is, an OCI image layout directory as a tar made of it first. Images are named after the
+   * archive ({@code RepoTags} of a docker-save tar, normalized to {@code docker.io/library/...};
+   * the {@code io.containerd.image.name} or {@code org.opencontainers.image.ref.name} annotation of
+   * an OCI index, kept as it is, e.g. {@code busybox:1.38.0-glibc}).
+   */
+  void importImage(Path dockerSaveOrOciTar, String snapshotter) throws IOException {
+    Path tar = dockerSaveOrOciTar;
+    Path made = null;
+    if (Files.isDirectory(dockerSaveOrOciTar)) {
+      made = dir.resolve("import-" + imports.incrementAndGet() + ".tar");
+      Result t =
+          exec(
+              List.of("tar", "-C", dockerSaveOrOciTar.toString(), "-cf", made.toString(), "."),
+              CTR_TIMEOUT);
+      if (t.code() != 0) {
+        throw new IOException("tar of " + dockerSaveOrOciTar + " failed: " + t.err().strip());
+      }
+      tar = made;
+    }
+    try {
+      ok("images", "import", "--snapshotter", snapshotter, tar.toAbsolutePath().toString());
+    } finally {
+      if (made != null) {
+        Files.deleteIfExists(made);
+      }
+    }
+  }
+
+  /** The names of the images containerd has ({@code ctr images ls -q}). */
+  List<String> images() throws IOException {
+    return ok("images", "ls", "-q").out().lines().filter(l -> !l.isBlank()).toList();
+  }
+
+  /**
+   * Runs {@code command} in a new container {@code containerId} of {@code image} on {@code
+   * snapshotter}, removed afterwards; returns its standard output (it must exit 0). No network set-
+   * up (the container gets its own, empty network namespace); its cgroup is relative to the shim's;
+   * FIFOs and runc state under the rig's directory.
+   */
+  String run(String image, String snapshotter, String containerId, String... command)
+      throws IOException {
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                "run",
+                "--rm",
+                "--snapshotter",
+                snapshotter,
+                "--cgroup=",
+                "--fifo-dir",
+                dir.resolve("fifo").toString(),
+                "--runc-root",
+                dir.resolve("runc").toString(),
+                image,
+                containerId));
+    args.addAll(Arrays.asList(command));
+    return ok(args.toArray(String[]::new)).out();
+  }
+
+  /**
+   * Removes what is left in the namespace (tasks killed, containers deleted), stops containerd
+   * (SIGTERM, SIGKILL after 10 s) and any shim of it still there, unmounts whatever is mounted
+   * under the directory (deepest first, lazily) and removes the directory.
+   */
+  @Override
+  public void close() throws IOException {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    IOException failure = null;
+    try {
+      if (containerd != null && containerd.isAlive()) {
+        removeContainers();
+      }
+    } catch (IOException | RuntimeException | AssertionError e) {
+      // best effort: containerd goes anyway
+    }
+    stopContainerd();
+    killShims();
+    try {
+      unmountUnder(dir);
+    } catch (IOException e) {
+      failure = e;
+    }
+    try {
+      io.layerd.testkit.TestFiles.deleteTree(dir);
+    } catch (IOException e) {
+      if (failure == null) {
+        failure = e;
+      } else {
+        failure.addSuppressed(e);
+      }
+    }
+    if (madeRunContainerd) {
+      deleteIfEmpty(RUN_CONTAINERD.resolve("s"));
+      deleteIfEmpty(RUN_CONTAINERD);
+    }
+    if (failure != null) {
+      throw failure;
+    }
+  }
+
+  private void removeContainers() throws IOException {
+    Result tasks = exec(command("tasks", "ls", "-q"), secs(20));
+    for (String id : tasks.out().lines().filter(l -> !l.isBlank()).toList()) {
+      exec(command("tasks", "kill", "--signal", "SIGKILL", id), secs(20));
+      exec(command("tasks", "delete", "--force", id), secs(30));
+    }
+    Result containers = exec(command("containers", "ls", "-q"), secs(20));
+    for (String id : containers.out().lines().filter(l -> !l.isBlank()).toList()) {
+      exec(command("containers", "delete", id), secs(30));
+    }
+  }
+
+  private void stopContainerd() {
+    if (containerd == null) {
+      return;
+    }
+    try {
+      containerd.destroy(); // SIGTERM
+      if (!containerd.waitFor(STOP_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
+        containerd.destroyForcibly();
+        containerd.waitFor(10, TimeUnit.SECONDS);
+      }
+    } catch (InterruptedException e) {
+      containerd.destroyForcibly();
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** Shims outlive containerd: kill those started for this rig's socket (and what they run). */
+  private void killShims() {
+    String address = socket.toString();
+    ProcessHandle.allProcesses()
+        .filter(
+            p -> {
+              List<String> argv = p.info().arguments().map(List::of).orElse(List.of());
+              String exe = p.info().command().orElse("");
+              return exe.contains("containerd-shim") && argv.contains(address);
+            })
+        .forEach(
+            shim -> {
+              shim.descendants().forEach(ProcessHandle::destroyForcibly);
+              shim.destroyForcibly();
+            });
+  }
+
+  /** Lazily unmounts every mount point at or under {@code root}, deepest first. */
+  static void unmountUnder(Path root) throws IOException {
+    String prefix = root.toString() + "/";
+    List<String> points = new ArrayList<>();
+    for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+      String[] f = line.split(" ");
+      if (f.length < 5) {
+        continue;
+      }
+      String point = unescapeMountinfo(f[4]);
+      if (point.equals(root.toString()) || point.startsWith(prefix)) {
+        points.add(point);
+      }
+    }
+    points.sort(Comparator.comparingInt(String::length).reversed());
+    List<String> failed = new ArrayList<>();
+    for (String point : points) {
+      Result r = exec(List.of("umount", "-l", point), secs(30));
+      if (r.code() != 0) {
+        failed.add(point + ": " + r.err().strip());
+      }
+    }
+    if (!failed.isEmpty()) {
+      throw new IOException("could not unmount " + failed);
+    }
+  }
+
+  /** Undoes mountinfo's octal escapes ({@code \040} for a space, and so on). */
+  static String unescapeMountinfo(String s) {
+    StringBuilder b = new StringBuilder();
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c == '\\'
+          && i + 3 < s.length()
+          && s.substring(i + 1, i + 4).chars().allMatch(d -> d >= '0' && d <= '7')) {
+        b.append((char) Integer.parseInt(s.substring(i + 1, i + 4), 8));
+        i += 3;
+      } else {
+        b.append(c);
+      }
+    }
+    return b.toString();
+  }
+
+  private static void deleteIfEmpty(Path d) {
+    try {
+      Files.deleteIfExists(d);
+    } catch (DirectoryNotEmptyException e) {
+      // another containerd uses it
+    } catch (IOException e) {
+      // best effort
+    }
+  }
+
+  private static Duration secs(long s) {
+    return Duration.ofSeconds(s);
+  }
+
+  private static void sleep(long millis) throws InterruptedIOException {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new InterruptedIOException("interrupted");
+    }
+  }
+
+  /**
+   * Runs a command from /, standard input /dev/null, its output captured in temporary files; on
+   * time-out it and its descendants are killed and the code is -1.
+   */
+  static Result exec(List<String> cmd, Duration timeout) throws IOException {
+    DockerHost.Run r = DockerHost.exec(cmd, null, timeout);
+    return new Result(r.exit(), r.stdout(), r.stderr());
+  }
+}
