@@ -64,6 +64,11 @@ public final class SnapshotterServer implements Closeable {
       }
       Files.delete(socket); // a stale socket of an earlier run (the data-root lock is ours)
     }
+    // gRPC asks every accepted channel for SO_KEEPALIVE, which a unix socket has not; Netty warns
+    // at each connection. The option is meaningless here: its warning is kept out of the log.
+    System.setProperty(
+        "org.slf4j.simpleLogger.log.io.grpc.netty.shaded.io.netty.bootstrap.ServerBootstrap",
+        "error");
     EventLoopGroup group = new EpollEventLoopGroup(2);
     Server server;
     try {
