@@ -10,7 +10,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -405,48 +404,14 @@ final class ContainerdRig implements AutoCloseable {
             });
   }
 
-  /** Lazily unmounts every mount point at or under {@code root}, deepest first. */
+  /**
+   * Lazily unmounts every mount point at or under {@code root}, deepest first; fails if any stays.
+   */
   static void unmountUnder(Path root) throws IOException {
-    String prefix = root.toString() + "/";
-    List<String> points = new ArrayList<>();
-    for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
-      String[] f = line.split(" ");
-      if (f.length < 5) {
-        continue;
-      }
-      String point = unescapeMountinfo(f[4]);
-      if (point.equals(root.toString()) || point.startsWith(prefix)) {
-        points.add(point);
-      }
-    }
-    points.sort(Comparator.comparingInt(String::length).reversed());
-    List<String> failed = new ArrayList<>();
-    for (String point : points) {
-      Result r = exec(List.of("umount", "-l", point), secs(30));
-      if (r.code() != 0) {
-        failed.add(point + ": " + r.err().strip());
-      }
-    }
+    List<String> failed = io.layerd.testkit.TestFiles.unmountUnder(root);
     if (!failed.isEmpty()) {
       throw new IOException("could not unmount " + failed);
     }
-  }
-
-  /** Undoes mountinfo's octal escapes ({@code \040} for a space, and so on). */
-  static String unescapeMountinfo(String s) {
-    StringBuilder b = new StringBuilder();
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      if (c == '\\'
-          && i + 3 < s.length()
-          && s.substring(i + 1, i + 4).chars().allMatch(d -> d >= '0' && d <= '7')) {
-        b.append((char) Integer.parseInt(s.substring(i + 1, i + 4), 8));
-        i += 3;
-      } else {
-        b.append(c);
-      }
-    }
-    return b.toString();
   }
 
   private static void deleteIfEmpty(Path d) {

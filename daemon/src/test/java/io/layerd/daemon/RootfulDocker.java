@@ -143,17 +143,7 @@ final class RootfulDocker extends DockerHost {
 
   /** A dockerd that fails part-way can leave mounts of its data-root: undo them. */
   static void unmountUnder(Path dir) throws IOException {
-    List<String> mounts = new ArrayList<>();
-    for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
-      String[] f = line.split(" ");
-      if (f.length > 4 && f[4].startsWith(dir.toString() + "/")) {
-        mounts.add(f[4]);
-      }
-    }
-    mounts.sort((a, b) -> b.length() - a.length());
-    for (String m : mounts) {
-      exec(List.of("umount", "-l", m), null, Duration.ofSeconds(30));
-    }
+    io.layerd.testkit.TestFiles.unmountUnder(dir); // what stays shows in the removal that follows
   }
 
   private static void removeEmptyTree(Path p) {

@@ -63,4 +63,62 @@ public final class TestFiles {
     }
     return false;
   }
+
+  /**
+   * Lazily unmounts ({@code umount -l}) every mount point at or below {@code root}, deepest first,
+   * as /proc/self/mountinfo lists them (its octal escapes undone). Returns the ones that could not
+   * be unmounted, each with umount's message; empty when all went.
+   */
+  public static java.util.List<String> unmountUnder(Path root) throws IOException {
+    String top = root.toAbsolutePath().normalize().toString();
+    java.util.List<String> points = new java.util.ArrayList<>();
+    for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+      String[] f = line.split(" ");
+      if (f.length > 4) {
+        String point = unescapeMountinfo(f[4]);
+        if (point.equals(top) || point.startsWith(top + "/")) {
+          points.add(point);
+        }
+      }
+    }
+    points.sort(java.util.Comparator.comparingInt(String::length).reversed());
+    java.util.List<String> failed = new java.util.ArrayList<>();
+    for (String point : points) {
+      Process p =
+          new ProcessBuilder("umount", "-l", point)
+              .redirectErrorStream(true)
+              .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+              .start();
+      try {
+        String out =
+            new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        if (!p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS) || p.exitValue() != 0) {
+          p.destroyForcibly();
+          failed.add(point + ": " + out.strip());
+        }
+      } catch (InterruptedException e) {
+        p.destroyForcibly();
+        Thread.currentThread().interrupt();
+        throw new java.io.InterruptedIOException("interrupted while unmounting " + point);
+      }
+    }
+    return failed;
+  }
+
+  /** Undoes mountinfo's octal escapes ({@code \040} for a space, and so on). */
+  public static String unescapeMountinfo(String s) {
+    StringBuilder b = new StringBuilder();
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c == '\\'
+          && i + 3 < s.length()
+          && s.substring(i + 1, i + 4).chars().allMatch(d -> d >= '0' && d <= '7')) {
+        b.append((char) Integer.parseInt(s.substring(i + 1, i + 4), 8));
+        i += 3;
+      } else {
+        b.append(c);
+      }
+    }
+    return b.toString();
+  }
 }

@@ -23,6 +23,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -209,9 +210,7 @@ public final class LayerApplier {
         e = null;
         LayerPipeline.trace("tar read");
         if (pool != null) {
-          pool.awaitIdle();
-          run.rethrow(pool.failure());
-          run.pending.clear();
+          run.drain();
         }
         LayerPipeline.trace("writers idle");
         run.finishDirectoryTimes();
@@ -267,7 +266,7 @@ public final class LayerApplier {
     }
   }
 
-  /** Files queued for the writers at most (each holds a descriptor until written). */
+  /** Files queued for the writers at most (with their contents' chunks). */
   private static final int WRITE_QUEUE = 128;
 
   /**
@@ -284,8 +283,7 @@ public final class LayerApplier {
   /** A directory descriptor shared by the writers' jobs in it; closed by the last one. */
   static final class DirRef {
     final int fd;
-    private final java.util.concurrent.atomic.AtomicInteger refs =
-        new java.util.concurrent.atomic.AtomicInteger(1);
+    private final AtomicInteger refs = new AtomicInteger(1);
 
     DirRef(int fd) {
       this.fd = fd;
@@ -566,9 +564,7 @@ public final class LayerApplier {
         elsewhere = k != null && !k.equals(parentKey);
       }
       if (elsewhere) {
-        if (!pending.isEmpty()) {
-          drain();
-        }
+        drainPending();
         forgetFresh();
         deferCreate = false;
       }
@@ -577,6 +573,11 @@ public final class LayerApplier {
 
     /** Before the tree makes missing directories: no writer may be creating a name there. */
     void beforeCreating() throws IOException {
+      drainPending();
+    }
+
+    /** Waits for the writers when a name is still to be made by one. */
+    void drainPending() throws IOException {
       if (!pending.isEmpty()) {
         drain();
       }
@@ -815,13 +816,7 @@ public final class LayerApplier {
 
     /** Owner, mode, xattrs and times of a regular file, on its descriptor (a writer's thread). */
     void finishFile(TarEntry e, int fd, long uid, long gid) throws IOException {
-      if (uid != OwnerMapper.KEEP || gid != OwnerMapper.KEEP) {
-        chown(e, () -> Sys.fchownat(fd, new byte[0], uid, gid, Sys.AT_EMPTY_PATH), uid, gid);
-      }
-      Sys.fchmod(fd, e.permissions());
-      for (Map.Entry<String, byte[]> x : e.xattrs().entrySet()) {
-        setXattr(e, fd, null, x.getKey(), x.getValue());
-      }
+      ownModeXattrs(e, fd, uid, gid);
       Sys.futimens(fd, e.atimeSec(), e.atimeNsec(), e.mtimeSec(), e.mtimeNsec());
     }
 
@@ -1178,6 +1173,11 @@ public final class LayerApplier {
       if (uid == OwnerMapper.KEEP || gid == OwnerMapper.KEEP) {
         keptOwners++;
       }
+      ownModeXattrs(e, fd, uid, gid);
+    }
+
+    /** Owner (already mapped; KEEP leaves it), mode and xattrs, on a descriptor. */
+    void ownModeXattrs(TarEntry e, int fd, long uid, long gid) throws IOException {
       if (uid != OwnerMapper.KEEP || gid != OwnerMapper.KEEP) {
         chown(e, () -> Sys.fchownat(fd, new byte[0], uid, gid, Sys.AT_EMPTY_PATH), uid, gid);
       }

@@ -88,7 +88,13 @@ final class RootedTree implements Closeable {
       return rootId;
     }
     DirId id = ids.get(fd);
-    return id != null ? id : identityOf(fd);
+    if (id == null) {
+      id = identityOf(fd); // read at the first question only (most lookups are never asked)
+      if (cache.containsValue(fd)) {
+        ids.put(fd, id);
+      }
+    }
+    return id;
   }
 
   private static DirId identityOf(int fd) throws IOException {
@@ -171,7 +177,6 @@ final class RootedTree implements Closeable {
       fd = walkCreating(comps.subList(0, n));
     }
     cache.put(key, fd);
-    ids.put(fd, identityOf(fd));
     flush();
     return fd;
   }
