@@ -52,6 +52,7 @@ public final class LayerApplier {
   private final boolean sync;
   private final List<Path> lowers;
   private final int writers;
+  private final ApplyProgress progress;
 
   private LayerApplier(Builder b) {
     this.whiteouts = b.whiteouts;
@@ -61,6 +62,12 @@ public final class LayerApplier {
     this.sync = b.sync;
     this.lowers = List.copyOf(b.lowers);
     this.writers = b.writers;
+    this.progress = b.progress;
+  }
+
+  /** What follows this applier's runs ({@link ApplyProgress#NONE} unless the builder gave one). */
+  public ApplyProgress progress() {
+    return progress;
   }
 
   /**
@@ -93,8 +100,15 @@ public final class LayerApplier {
     private boolean strictDevices;
     private boolean sync;
     private int writers = defaultWriters();
+    private ApplyProgress progress = ApplyProgress.NONE;
 
     private Builder() {}
+
+    /** Told how each apply advances (default: nothing is). */
+    public Builder progress(ApplyProgress p) {
+      this.progress = Objects.requireNonNull(p);
+      return this;
+    }
 
     /**
      * Threads that create and write regular files beside the applying thread (default: {@code
@@ -202,12 +216,16 @@ public final class LayerApplier {
       try {
         while ((e = reader.next()) != null) {
           run.entries++;
+          if ((run.entries & 63) == 0) {
+            progress.advanced(stream.bytesRead(), run.entries);
+          }
           run.apply(e, reader);
           if (pool != null && pool.failure() != null) {
             break;
           }
         }
         e = null;
+        progress.advanced(stream.bytesRead(), run.entries);
         LayerPipeline.trace("tar read");
         if (pool != null) {
           run.drain();
@@ -334,7 +352,7 @@ public final class LayerApplier {
           layer,
           null,
           -1,
-          new IOException(
+          new DigestMismatchException(
               what
                   + " mismatch: expected "
                   + expected

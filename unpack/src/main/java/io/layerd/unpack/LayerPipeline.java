@@ -59,6 +59,11 @@ final class LayerPipeline implements AutoCloseable {
   private volatile String diffId;
   private volatile long tarBytes;
 
+  /** Bytes of the layer as given read so far (for progress; updated as the decoder reads). */
+  long bytesRead() {
+    return raw.count;
+  }
+
   private LayerPipeline(
       Compression compression, InputStream source, byte[] magic, int n, boolean isal) {
     this.compression = compression;
@@ -615,7 +620,8 @@ final class LayerPipeline implements AutoCloseable {
     ByteBuffer in = ByteBuffer.allocateDirect(0);
 
     private Chunk inChunk;
-    long count;
+    // Volatile: a progress display reads it (bytesRead) while the decoder adds to it.
+    volatile long count;
     private boolean eof;
 
     Raw(InputStream source, byte[] prefix, int prefixLength, Compression c) {

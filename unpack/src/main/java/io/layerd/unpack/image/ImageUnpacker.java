@@ -131,7 +131,10 @@ public final class ImageUnpacker {
 
   private List<ApplyResult> apply(BlobStore store, Plan plan, int rootFd) throws IOException {
     List<ApplyResult> out = new ArrayList<>();
-    for (Plan.Layer l : plan.layers()) {
+    List<Plan.Layer> layers = plan.layers();
+    for (int i = 0; i < layers.size(); i++) {
+      Plan.Layer l = layers.get(i);
+      applier.progress().layerStarts(l.name(), i, layers.size(), l.blob().size());
       ApplyResult r;
       try (InputStream in = store.open(l.blob())) {
         r = applier.apply(l.name(), in, rootFd, new LayerApplier.Expect(l.digest(), l.diffId()));
