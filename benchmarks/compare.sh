@@ -13,26 +13,74 @@
 #   --tmpfs DIR  a directory on tmpfs to extract into (default /dev/shm)
 #   --disk DIR   a directory on disk to extract into (default /var/tmp); synced before every run
 #   --no-disk    tmpfs only;  --no-rss: skip the 2 GiB layer
+#   --startup [TREE...]  start-up only: `layerctl --version` and an empty layer, through
+#                ./layerctl.sh and each installed TREE's bin/layerctl (default: dist/target/stage,
+#                what `mvn package` assembled), medians of RUNS after two warm-up runs
 #
 # Needs: tar, gzip, zstd; optional: pigz, igzip (Debian: isal), umoci, GNU time (/usr/bin/time,
-# for peak RSS). layerctl runs through ./layerctl.sh (built, with its CDS archive, on first use).
+# for peak RSS); a missing optional tool leaves its rows out. layerctl runs through ./layerctl.sh
+# (built, with its CDS archive, on first use).
 set -euo pipefail
 repo=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
 runs=7 data=${LAYERD_BENCH_DATA:-/var/tmp/layerd-bench-unpack} tmpfs=/dev/shm disk=/var/tmp
-do_disk=1 do_rss=1
+do_disk=1 do_rss=1 do_startup=0 trees=()
 while [ $# -gt 0 ]; do
   case "$1" in
+    --startup) do_startup=1; shift
+      while [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; do trees+=("$1"); shift; done ;;
     -n) runs=$2; shift 2 ;;
     --data) data=$2; shift 2 ;;
     --tmpfs) tmpfs=$2; shift 2 ;;
     --disk) disk=$2; shift 2 ;;
     --no-disk) do_disk=0; shift ;;
     --no-rss) do_rss=0; shift ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 have() { command -v "$1" >/dev/null 2>&1; }
+median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {if (NR==0) print ""; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+
+# ------------------------------------------------------------------ start-up only
+if [ "$do_startup" = 1 ]; then
+  [ ${#trees[@]} -gt 0 ] || trees=("$repo/dist/target/stage")
+  work=$(mktemp -d /tmp/layerd-startup.XXXXXX)
+  trap 'rm -rf "$work"' EXIT
+  tar -cf "$work/empty.tar" -T /dev/null
+  "$repo/layerctl.sh" --version >/dev/null # builds it and its CDS archive when needed
+  launchers=("./layerctl.sh|$repo/layerctl.sh")
+  for t in "${trees[@]}"; do
+    [ -x "$t/bin/layerctl" ] || { echo "compare.sh: no $t/bin/layerctl (mvn -B package builds dist/target/stage)" >&2; exit 1; }
+    launchers+=("$t/bin/layerctl ($(sed -n 's/^JAVA_VERSION="\(.*\)"/Java \1/p' "$t/runtime/release"))|$t/bin/layerctl")
+  done
+  declare -A st
+  timed() { # KEY CMD...: one run, its wall time in microseconds added to st[KEY]
+    local key=$1 t0 t1; shift
+    rm -rf "$work/out"
+    t0=${EPOCHREALTIME/./}
+    "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
+    t1=${EPOCHREALTIME/./}
+    st[$key]+="$((t1 - t0)) "
+  }
+  for ((r = -1; r <= runs; r++)); do # runs -1 and 0 warm the page cache, unrecorded
+    for l in "${launchers[@]}"; do
+      cmd=${l#*|}
+      timed "v|$l" "$cmd" --version
+      timed "e|$l" "$cmd" --rootless=false unpack "$work/empty.tar" "$work/out"
+    done
+    [ "$r" -le 0 ] && unset st && declare -A st
+    printf '.' >&2
+  done
+  echo >&2
+  echo "layerctl start-up: medians of $runs runs; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%F)"
+  printf '| %-60s | %12s | %12s |\n' launcher "--version" "empty layer"
+  printf '|%s|%s|%s|\n' "--------------------------------------------------------------" "--------------" "--------------"
+  for l in "${launchers[@]}"; do
+    v=$(median <<<"${st[v|$l]}") e=$(median <<<"${st[e|$l]}")
+    printf '| %-60s | %10.3f s | %10.3f s |\n' "${l%%|*}" "$(awk -v u="$v" 'BEGIN{print u/1e6}')" "$(awk -v u="$e" 'BEGIN{print u/1e6}')"
+  done
+  exit 0
+fi
 for t in tar gzip zstd; do have "$t" || { echo "compare.sh: $t is needed" >&2; exit 1; }; done
 timebin=; [ -x /usr/bin/time ] && timebin=/usr/bin/time
 [ -n "$timebin" ] || echo "compare.sh: no /usr/bin/time (Debian: apt-get install time): no peak RSS" >&2
@@ -109,9 +157,10 @@ run_one() {
   rm -rf --one-file-system "$dest"
 }
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {if (NR==0) print ""; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
-secs() { local m; m=$(median <<<"${times[$1]:-}"); [ -n "$m" ] && awk -v u="$m" 'BEGIN{printf "%.3f", u/1e6}'; }
-mib() { local m; m=$(median <<<"${rss[$1]:-}"); [ -n "$m" ] && awk -v k="$m" 'BEGIN{printf "%d", k/1024}'; }
+# (A key with no runs, e.g. an optional tool that is missing, gives nothing and status 0: under
+# set -e a failing x=$(secs ...) would end the script without a word.)
+secs() { local m; m=$(median <<<"${times[$1]:-}"); if [ -n "$m" ]; then awk -v u="$m" 'BEGIN{printf "%.3f", u/1e6}'; fi; }
+mib() { local m; m=$(median <<<"${rss[$1]:-}"); if [ -n "$m" ]; then awk -v k="$m" 'BEGIN{printf "%d", k/1024}'; fi; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a == "" || b == "" || b == 0) print "-"; else printf "%.2fx", a/b }'; }
 maxof() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a == "") print b; else if (b == "" || a > b) print a; else print b }'; }
 

@@ -37,7 +37,10 @@ rm -rf "$stage" && mkdir -p "$stage"/{bin,lib/native,libexec,share/man/man1,shar
 
 cp "$repo/layerctl/target/layerctl.jar" "$repo/daemon/target/layerd.jar" "$stage/lib/"
 # JNA's and zstd-jni's native libraries, unpacked once instead of into /tmp at every start.
-unzip -q -j -o "$stage/lib/layerctl.jar" "com/sun/jna/$jna/libjnidispatch.so" "linux/$zstd/libzstd-jni-*.so" -d "$stage/lib/native"
+x=$(mktemp -d "$target/native.XXXXXX")
+(cd "$x" && "$jdk/bin/jar" xf "$stage/lib/layerctl.jar" "com/sun/jna/$jna/libjnidispatch.so" "linux/$zstd/")
+mv "$x/com/sun/jna/$jna/libjnidispatch.so" "$x"/linux/"$zstd"/libzstd-jni-*.so "$stage/lib/native/"
+rm -rf "$x"
 zstd_lib=$(cd "$stage/lib/native" && ls libzstd-jni-*.so)
 for f in bin/layerctl bin/layerd lib/train; do
   sed -e "s|@AOT_FLAGS@|$aot_flags|" -e "s|@NATIVE_ACCESS@|$native_access|" -e "s|@MULTIARCH@|$multiarch|g" -e "s|@ZSTD_LIB@|$zstd_lib|" \

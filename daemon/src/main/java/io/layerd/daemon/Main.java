@@ -1,5 +1,8 @@
 package io.layerd.daemon;
 
+import io.layerd.idmap.IdMapping;
+import io.layerd.idmap.IdMappings;
+import io.layerd.idmap.IdRange;
 import io.layerd.idmap.RootlessException;
 import io.layerd.idmap.RootlessMode;
 import io.layerd.idmap.RootlessNamespace;
@@ -38,6 +41,14 @@ import picocli.CommandLine.Option;
           + " ~/.local/share/layerd, $XDG_RUNTIME_DIR/layerd/layerd.sock and"
           + " ~/.config/layerd/config.json. SIGTERM lets requests in flight finish, then unmounts."
     },
+    footerHeading = "%nExamples:%n",
+    footer = {
+      "  layerd                                      # as root, then: dockerd --experimental"
+          + " --storage-driver layerd",
+      "  layerd --driver overlay2 --containerd-socket /run/layerd/snapshotter.sock",
+      "  layerd rootless-docker                      # as a user: rootless dockerd on layerd",
+      ""
+    },
     subcommands = {CommandLine.HelpCommand.class, RootlessDockerCommand.class})
 public final class Main implements Callable<Integer> {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
@@ -69,11 +80,18 @@ public final class Main implements Callable<Integer> {
   Map<String, String> storageOpts;
 
   @Option(
-      names = "--unmapped-ids",
+      names = "--on-unmapped-id",
       paramLabel = "fail|squash|skip",
       description =
-          "What ApplyDiff does with a file owner the id mapping cannot represent. Default: fail.")
+          "What ApplyDiff does with a file owner the id mapping cannot represent (as layerctl's"
+              + " option of the same name): fail (default), squash or skip.")
   String unmappedIds;
+
+  /** The option's earlier name, kept working and out of the help. */
+  @Option(names = "--unmapped-ids", hidden = true)
+  void deprecatedUnmappedIds(String value) {
+    unmappedIds = value;
+  }
 
   @Option(
       names = "--log-level",
@@ -132,6 +150,10 @@ public final class Main implements Callable<Integer> {
     }
     Settings settings = settings();
     configureLogging(settings.logLevel());
+    String rootless = rootlessSummary(IdMappings.current(), System.getenv());
+    if (rootless != null) {
+      org.slf4j.LoggerFactory.getLogger(Main.class).info(rootless);
+    }
     Daemon daemon = Daemon.start(settings);
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()
@@ -165,6 +187,45 @@ public final class Main implements Callable<Integer> {
     boolean userNs = RootlessNamespace.inUserNamespace();
     return Settings.resolve(
         flags, config, Settings.Environment.current(Sys.geteuid() == 0, userNs));
+  }
+
+  /**
+   * What the log says at start when layerd runs rootless (inside a user namespace): that it does,
+   * who made the namespace, and the mapping, e.g. {@code running rootless in a user namespace that
+   * layerd entered itself (newuidmap, newgidmap): uids 0 -> host 1000, 1-65536 -> host
+   * 100000-165535; gids ...}. Null outside a user namespace.
+   */
+  static String rootlessSummary(IdMappings m, Map<String, String> env) {
+    if (m.uids().isIdentity()) {
+      return null;
+    }
+    String by =
+        "1".equals(env.get(RootlessNamespace.CHILD_ENV))
+            ? "that layerd entered itself (newuidmap, newgidmap over /etc/subuid, /etc/subgid)"
+            : env.containsKey("ROOTLESSKIT_STATE_DIR")
+                ? "made by rootlesskit"
+                : "made by its parent";
+    return "running rootless in a user namespace "
+        + by
+        + ": uids "
+        + ranges(m.uids())
+        + "; gids "
+        + ranges(m.gids());
+  }
+
+  private static String ranges(IdMapping m) {
+    if (m.ranges().isEmpty()) {
+      return "none mapped";
+    }
+    List<String> out = new ArrayList<>();
+    for (IdRange r : m.ranges()) {
+      out.add(span(r.containerId(), r.size()) + " -> host " + span(r.hostId(), r.size()));
+    }
+    return String.join(", ", out);
+  }
+
+  private static String span(long first, long size) {
+    return size == 1 ? Long.toString(first) : first + "-" + (first + size - 1);
   }
 
   /** slf4j-simple reads its settings once, when the first logger is made: before anything logs. */

@@ -26,6 +26,12 @@ import picocli.CommandLine.Parameters;
       "Environment: LAYERD_ARGS (more layerd arguments, e.g. \"--driver overlay2\"),"
           + " LAYERD_DATA_ROOT, LAYERD_ROOTLESSKIT_NET (host or slirp4netns),"
           + " LAYERD_ROOTLESSKIT_FLAGS; see the script's header."
+    },
+    footerHeading = "%nExamples:%n",
+    footer = {
+      "  layerd rootless-docker",
+      "  LAYERD_ARGS=\"--driver fuse-overlayfs\" layerd rootless-docker --debug",
+      ""
     })
 final class RootlessDockerCommand implements Callable<Integer> {
   @Parameters(paramLabel = "DOCKERD-ARGS", description = "Passed on to dockerd.")

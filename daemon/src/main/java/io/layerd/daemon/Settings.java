@@ -83,6 +83,7 @@ public record Settings(
           "socket",
           "driver",
           "storage-opts",
+          "on-unmapped-id",
           "unmapped-ids",
           "log-level",
           "shutdown-timeout-seconds",
@@ -207,7 +208,9 @@ public record Settings(
     if (flags.options() != null) {
       options.putAll(flags.options());
     }
-    String unmapped = text(cfg, "unmapped-ids", file);
+    // "on-unmapped-id", as the flag; "unmapped-ids" is its earlier name
+    String unmapped =
+        first(text(cfg, "on-unmapped-id", file), text(cfg, "unmapped-ids", file), null);
     UnmappedIdPolicy policy =
         flags.unmappedIds() != null
             ? flags.unmappedIds()

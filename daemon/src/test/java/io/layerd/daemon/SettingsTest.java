@@ -95,6 +95,12 @@ class SettingsTest {
     assertEquals(Map.of("a", "1", "b", "2"), fromFile.options());
     assertEquals(UnmappedIdPolicy.SQUASH, fromFile.unmappedIds());
     assertEquals(Duration.ofSeconds(5), fromFile.shutdownTimeout());
+    // the key under the flag's name, "on-unmapped-id", wins over its earlier name
+    Path both = tmp.resolve("both.json");
+    Files.writeString(
+        both,
+        "{\"socket\":\"/tmp/x.sock\",\"on-unmapped-id\":\"skip\",\"unmapped-ids\":\"squash\"}");
+    assertEquals(UnmappedIdPolicy.SKIP, Settings.resolve(NONE, both, user(Map.of())).unmappedIds());
     Settings.Flags flags =
         new Settings.Flags(
             Path.of("/flag"), null, "overlay2", Map.of("b", "3"), null, null, null, null);

@@ -33,16 +33,15 @@ import picocli.CommandLine.Parameters;
       "LAYER is a tar, plain or compressed with gzip, zstd, xz or bzip2; IMAGE is a docker-save"
           + " archive, an OCI image layout directory or an OCI image archive."
     },
-    exitCodeListHeading = "%nExit status:%n",
-    exitCodeList = {
-      "0:every owner fits the mapping",
-      "3:some entries need ids outside the mapping",
-      "1:an input could not be read",
-      "2:usage error"
+    footerHeading = "%nExamples:%n",
+    footer = {
+      "  layerctl check-ids image.tar           # exit 3 when some owner does not fit",
+      "  layerctl check-ids --json layer.tar.gz",
+      "  sudo layerctl check-ids --user alice oci-layout-dir"
     })
 final class CheckIdsCommand implements Callable<Integer> {
   /** Exit status when some entry needs an id outside the mapping. */
-  static final int DOES_NOT_FIT = 3;
+  static final int DOES_NOT_FIT = ExitCode.UNMAPPED_ID;
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
@@ -107,6 +106,9 @@ final class CheckIdsCommand implements Callable<Integer> {
     long total = 0;
     List<Map<String, Object>> inputDocs = new ArrayList<>();
     for (Path in : inputs) {
+      Inputs.requireReadable("input", in);
+    }
+    for (Path in : inputs) {
       try (LayerSource src = LayerSource.open(in)) {
         Map<String, Map<String, Object>> layerDocs = new LinkedHashMap<>();
         for (String name : src.layerNames()) {
@@ -154,8 +156,11 @@ final class CheckIdsCommand implements Callable<Integer> {
     }
     boolean fits = outsideTotal[0] == 0;
     Optional<SubordinateIds> ids = eff.subIds();
+    // Both kinds, each enough for the highest id of either (as the unpack error suggests): images
+    // use the same numbers for users and their groups.
+    long both = Math.max(uid.id, gid.id);
     Optional<String> remedy =
-        fits || ids.isEmpty() ? Optional.empty() : ids.get().usermodCommand(uid.id, gid.id);
+        fits || ids.isEmpty() ? Optional.empty() : ids.get().usermodCommand(both, both);
     PrintWriter out = spec.commandLine().getOut();
     if (json) {
       Map<String, Object> doc = new LinkedHashMap<>();
@@ -234,7 +239,11 @@ final class CheckIdsCommand implements Callable<Integer> {
                     s.count(IdKind.GID)));
       }
       if (remedy.isPresent()) {
-        out.println("fix: " + remedy.get() + ", then restart layerd (or rootless dockerd)");
+        out.println(
+            "fix: "
+                + remedy.get()
+                + ", then run layerctl again (a layerd or rootless dockerd already running needs a"
+                + " restart to map them)");
       } else if (!fits && ids.isPresent()) {
         out.println(
             "fix: "

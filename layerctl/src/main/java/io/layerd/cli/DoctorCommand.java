@@ -24,16 +24,14 @@ import picocli.CommandLine.Option;
           + " XDG_RUNTIME_DIR, and whether a user namespace can really be entered.",
       "Each check says pass, warn or fail, and a failure says what to do about it."
     },
-    exitCodeListHeading = "%nExit status:%n",
-    exitCodeList = {
-      "0:every prerequisite is met (warnings allowed)",
-      "3:at least one prerequisite is missing",
-      "1:the checks could not be run",
-      "2:usage error"
+    footerHeading = "%nExamples:%n",
+    footer = {
+      "  layerctl doctor                  # this user's rootless set-up; exit 5 when one is missing",
+      "  sudo layerctl doctor --user alice --json"
     })
 final class DoctorCommand implements Callable<Integer> {
   /** Exit status when a prerequisite is missing. */
-  static final int MISSING = 3;
+  static final int MISSING = ExitCode.ENVIRONMENT;
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 

@@ -21,6 +21,11 @@ import picocli.CommandLine.Option;
 @Command(
     name = "driver",
     mixinStandardHelpOptions = true,
+    footerHeading = "%nExamples:%n",
+    footer = {
+      "  layerctl driver probe",
+      "  layerctl driver probe --data-root /var/lib/layerd --json"
+    },
     description = "Storage drivers: which ones work here, and which one a data-root would use.",
     subcommands = {DriverCommand.Probe.class})
 final class DriverCommand implements Runnable {
@@ -32,7 +37,7 @@ final class DriverCommand implements Runnable {
   }
 
   /** Exit status when no driver can be chosen. */
-  static final int NO_DRIVER = 3;
+  static final int NO_DRIVER = ExitCode.ENVIRONMENT;
 
   /**
    * The default data-root, as rootless Docker chooses its own: {@code /var/lib/layerd} for real
@@ -55,6 +60,11 @@ final class DriverCommand implements Runnable {
   @Command(
       name = "probe",
       mixinStandardHelpOptions = true,
+      footerHeading = "%nExamples:%n",
+      footer = {
+        "  layerctl driver probe                       # exit 5 when no driver can be chosen",
+        "  layerctl driver probe --driver overlay2 --json"
+      },
       description = {
         "Probe every storage driver for real (kernel version, a test mount, helper binaries, the"
             + " data-root's filesystem, /dev/fuse) and say which one the data-root would use, and"
@@ -63,13 +73,6 @@ final class DriverCommand implements Runnable {
         "A missing data-root is created (mode 0700). The verdicts are written to the data-root's"
             + " probe cache, which the engine uses while the kernel, the user and the drivers stay"
             + " the same; this command always probes afresh."
-      },
-      exitCodeListHeading = "%nExit status:%n",
-      exitCodeList = {
-        "0:a driver would be chosen",
-        "3:no driver can be chosen (see the verdicts)",
-        "1:the drivers could not be probed (e.g. NFS as data-root)",
-        "2:usage error"
       })
   static final class Probe implements Callable<Integer> {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;

@@ -26,6 +26,8 @@ import picocli.CommandLine.Option;
 @Command(
     name = "idmap",
     mixinStandardHelpOptions = true,
+    footerHeading = "%nExamples:%n",
+    footer = {"  layerctl idmap show", "  layerctl idmap show --user alice --json"},
     description = "Show id mappings.",
     subcommands = {IdmapCommand.Show.class})
 final class IdmapCommand implements Runnable {
@@ -40,6 +42,8 @@ final class IdmapCommand implements Runnable {
   @Command(
       name = "show",
       mixinStandardHelpOptions = true,
+      footerHeading = "%nExamples:%n",
+      footer = {"  layerctl idmap show", "  layerctl idmap show --user alice --json"},
       description = {
         "Show the user's subordinate ranges (/etc/subuid, /etc/subgid, with file and line), any"
             + " malformed or overlapping lines, this process's own mapping, and the effective"

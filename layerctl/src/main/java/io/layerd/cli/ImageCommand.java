@@ -4,8 +4,6 @@ import io.layerd.unpack.LayerApplier;
 import io.layerd.unpack.image.ImageResult;
 import io.layerd.unpack.image.ImageUnpacker;
 import io.layerd.unpack.image.Platform;
-import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -21,6 +19,11 @@ import picocli.CommandLine.Spec;
 @Command(
     name = "image",
     mixinStandardHelpOptions = true,
+    footerHeading = "%nExamples:%n",
+    footer = {
+      "  layerctl image unpack busybox-oci rootfs",
+      "  layerctl image unpack --platform linux/arm64 image.tar rootfs"
+    },
     description = "Commands on whole images: OCI image layouts and docker-save archives.",
     subcommands = {ImageCommand.Unpack.class})
 final class ImageCommand implements Runnable {
@@ -38,6 +41,13 @@ final class ImageCommand implements Runnable {
   @Command(
       name = "unpack",
       mixinStandardHelpOptions = true,
+      footerHeading = "%nExamples:%n",
+      footer = {
+        "  layerctl image unpack busybox-oci rootfs              # an OCI image layout",
+        "  docker save busybox | gzip >b.tar.gz && layerctl image unpack b.tar.gz rootfs",
+        "  layerctl image unpack --platform linux/arm64 --ref latest index.tar rootfs",
+        "  layerctl image unpack --on-unmapped-id=squash --json image.tar rootfs"
+      },
       description = {
         "Unpack an image into DEST: its layers in order, each checked against its digest and the"
             + " config's diff_ids.",
@@ -79,20 +89,33 @@ final class ImageCommand implements Runnable {
 
     @Override
     public Integer call() throws Exception {
-      if (!Files.exists(image, LinkOption.NOFOLLOW_LINKS) && !Files.exists(image)) {
-        throw new CliException("cannot read image " + image + ": no such file or directory", 2);
-      }
+      Inputs.requireReadable("image", image);
       Platform p = null;
       if (platform != null) {
         try {
           p = Platform.parse(platform);
         } catch (IllegalArgumentException e) {
-          throw new CliException("--platform: " + e.getMessage(), 2);
+          throw new CliException("--platform: " + e.getMessage(), ExitCode.USAGE);
         }
       }
-      LayerApplier applier = options.applier();
-      ImageResult r =
-          ImageUnpacker.builder().applier(applier).platform(p).ref(ref).build().unpack(image, dest);
+      ImageResult r;
+      try (Progress progress = Progress.forTerminal(options.quiet)) {
+        LayerApplier applier = options.applier(progress);
+        r =
+            ImageUnpacker.builder()
+                .applier(applier)
+                .platform(p)
+                .ref(ref)
+                .build()
+                .unpack(image, dest);
+      }
+      if (options.quiet && !json) {
+        for (String w : r.warnings()) {
+          spec.commandLine().getErr().println("warning: " + w);
+        }
+        spec.commandLine().getErr().flush();
+        return ExitCode.OK;
+      }
       Map<String, Object> about = new LinkedHashMap<>();
       about.put("image", image.toAbsolutePath().toString());
       about.put("format", r.format());

@@ -2,6 +2,7 @@ package io.layerd.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.layerd.unpack.InvalidArchiveException;
 import java.io.BufferedInputStream;
 import java.io.Closeable;
 import java.io.FileInputStream;
@@ -89,8 +90,11 @@ final class LayerSource implements Closeable {
     try {
       t = new TarFile(input);
     } catch (IOException e) {
-      throw new IOException(
-          input + ": not a tar archive, a compressed layer or an image: " + e.getMessage(), e);
+      InvalidArchiveException bad =
+          new InvalidArchiveException(
+              input + ": not a tar archive, a compressed layer or an image: " + e.getMessage(), -1);
+      bad.initCause(e);
+      throw bad;
     }
     Map<String, TarArchiveEntry> members = new LinkedHashMap<>();
     for (TarArchiveEntry e : t.getEntries()) {
@@ -301,7 +305,10 @@ final class LayerSource implements Closeable {
             new BufferedInputStream(
                 new CompressorStreamFactory(true).createCompressorInputStream(c, in), 1 << 16);
       } catch (CompressorException e) {
-        throw new IOException("cannot decompress (" + c + "): " + e.getMessage(), e);
+        InvalidArchiveException bad =
+            new InvalidArchiveException("cannot decompress (" + c + "): " + e.getMessage(), -1);
+        bad.initCause(e);
+        throw bad;
       }
     }
     checkTarHeader(in, c == null ? "the layer" : "the decompressed layer");
@@ -326,7 +333,8 @@ final class LayerSource implements Closeable {
       return;
     }
     if (n < block.length || !TarUtils.verifyCheckSum(block)) {
-      throw new IOException(what + " is not a tar archive (no valid tar header at its start)");
+      throw new InvalidArchiveException(
+          what + " is not a tar archive (no valid tar header at its start)", -1);
     }
   }
 

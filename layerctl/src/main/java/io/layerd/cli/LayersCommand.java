@@ -43,6 +43,12 @@ import picocli.CommandLine.Parameters;
 @Command(
     name = "layers",
     mixinStandardHelpOptions = true,
+    footerHeading = "%nExamples:%n",
+    footer = {
+      "  layerctl layers ls",
+      "  layerctl layers --data-root /var/lib/layerd inspect ID",
+      "  layerctl layers --socket /run/docker/plugins/layerd.sock rm ID"
+    },
     description = {
       "The layers a layerd data-root holds: list, inspect, remove.",
       "Online (a layerd listens on --socket, or on the default socket) the daemon answers;"
@@ -309,7 +315,15 @@ final class LayersCommand implements Runnable {
   }
 
   /** {@code layerctl layers ls}. */
-  @Command(name = "ls", mixinStandardHelpOptions = true, description = "List the layers.")
+  @Command(
+      name = "ls",
+      mixinStandardHelpOptions = true,
+      footerHeading = "%nExamples:%n",
+      footer = {
+        "  layerctl layers ls --no-trunc",
+        "  layerctl layers --data-root ~/.local/share/layerd ls --json"
+      },
+      description = "List the layers.")
   static final class Ls implements Callable<Integer> {
     @CommandLine.ParentCommand LayersCommand parent;
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
@@ -358,6 +372,8 @@ final class LayersCommand implements Runnable {
   @Command(
       name = "inspect",
       mixinStandardHelpOptions = true,
+      footerHeading = "%nExamples:%n",
+      footer = {"  layerctl layers inspect ID"},
       description = "Show layers in detail, as JSON.")
   static final class Inspect implements Callable<Integer> {
     @CommandLine.ParentCommand LayersCommand parent;
@@ -384,6 +400,8 @@ final class LayersCommand implements Runnable {
   @Command(
       name = "rm",
       mixinStandardHelpOptions = true,
+      footerHeading = "%nExamples:%n",
+      footer = {"  layerctl layers rm ID...   # children first"},
       description =
           "Remove layers (a layer with child layers is refused: remove those first). dockerd"
               + " forgets nothing of this: remove images and containers with docker, not here,"

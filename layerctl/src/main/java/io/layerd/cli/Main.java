@@ -13,7 +13,16 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = Main.Version.class,
     description =
-        "Unpack container layers and images into a directory, and check rootless set-ups.")
+        "Unpack container layers and images into a directory, and check rootless set-ups.",
+    footerHeading = "%nExamples:%n",
+    footer = {
+      "  layerctl image unpack busybox.tar rootfs     # an OCI layout or docker save archive",
+      "  layerctl unpack layer1.tar.gz layer2.tar.zst rootfs",
+      "  layerctl check-ids image.tar                 # do its owners fit my subordinate ids?",
+      "  layerctl doctor                              # every rootless prerequisite",
+      "  layerctl rm rootfs                           # remove a tree owned by subordinate ids",
+      "  layerctl help image unpack                   # a command's help"
+    })
 public final class Main implements Runnable {
   /**
    * The subcommands, by the names their {@code @Command} gives them, in the order help lists them.
@@ -25,7 +34,8 @@ public final class Main implements Runnable {
 
   private static Map<String, Supplier<Object>> subcommands() {
     Map<String, Supplier<Object>> m = new LinkedHashMap<>();
-    m.put("help", CommandLine.HelpCommand::new);
+    m.put("help", HelpCommand::new);
+    m.put("version", VersionCommand::new);
     m.put("unpack", UnpackCommand::new);
     m.put("image", ImageCommand::new);
     m.put("idmap", IdmapCommand::new);
@@ -33,6 +43,8 @@ public final class Main implements Runnable {
     m.put("check-ids", CheckIdsCommand::new);
     m.put("driver", DriverCommand::new);
     m.put("layers", LayersCommand::new);
+    m.put("unshare", UnshareCommand::new);
+    m.put("rm", RmCommand::new);
     return Collections.unmodifiableMap(m);
   }
 
@@ -51,7 +63,7 @@ public final class Main implements Runnable {
 
   @Override
   public void run() {
-    spec.commandLine().usage(System.out);
+    spec.commandLine().usage(spec.commandLine().getOut());
   }
 
   /** Builds the command line with every subcommand; tests use this too. */
@@ -70,9 +82,34 @@ public final class Main implements Runnable {
         cl.addSubcommand(c.getKey(), c.getValue().get());
       }
     }
-    cl.setExecutionExceptionHandler(new Errors());
+    CommandLine unshare = cl.getSubcommands().get("unshare");
+    if (unshare != null) {
+      unshare.setStopAtPositional(true); // CMD's own options are CMD's: unshare sh -c '...'
+    }
+    Errors errors = new Errors();
+    cl.setExecutionExceptionHandler(errors);
+    cl.setParameterExceptionHandler(errors);
     cl.setExecutionStrategy(new RootlessHook(Main.class.getName()));
+    exitCodes(cl);
     return cl;
+  }
+
+  /**
+   * Every command's help lists the one exit-status table ({@link ExitCode}), and ends with a line
+   * break after its examples.
+   */
+  private static void exitCodes(CommandLine cl) {
+    CommandLine.Model.UsageMessageSpec u = cl.getCommandSpec().usageMessage();
+    u.exitCodeListHeading("%nExit status:%n").exitCodeList(ExitCode.table());
+    String[] footer = u.footer();
+    if (footer.length > 0 && !footer[footer.length - 1].isEmpty()) {
+      String[] f = java.util.Arrays.copyOf(footer, footer.length + 1);
+      f[footer.length] = "";
+      u.footer(f);
+    }
+    for (CommandLine sub : cl.getSubcommands().values()) {
+      exitCodes(sub);
+    }
   }
 
   public static void main(String[] args) {
@@ -94,6 +131,8 @@ public final class Main implements Runnable {
         continue;
       } else if (SUBCOMMANDS.containsKey(a) && !a.equals("help")) {
         return a;
+      } else if (a.equals("--version") || a.equals("-V")) {
+        return "version"; // no other command's model is needed to print the version
       } else {
         return null;
       }

@@ -3,6 +3,7 @@ package io.layerd.cli;
 import io.layerd.idmap.RootlessNamespace;
 import io.layerd.idmap.UnmappedIdPolicy;
 import io.layerd.sys.Sys;
+import io.layerd.unpack.ApplyProgress;
 import io.layerd.unpack.IdOwners;
 import io.layerd.unpack.LayerApplier;
 import io.layerd.unpack.OverlayXattrs;
@@ -45,8 +46,14 @@ final class Options {
   @Option(names = "--overlay-xattrs", paramLabel = "trusted|user", hidden = true)
   String overlayXattrs;
 
-  /** The applier these options describe. */
-  LayerApplier applier() throws IOException {
+  @Option(
+      names = {"-q", "--quiet"},
+      description =
+          "Print no summary and no progress (warnings and errors still go to standard error).")
+  boolean quiet;
+
+  /** The applier these options describe, telling {@code progress} (may be null) how it goes. */
+  LayerApplier applier(ApplyProgress progress) throws IOException {
     OverlayXattrs x;
     if (overlayXattrs == null) {
       x = RootlessNamespace.inUserNamespace() ? OverlayXattrs.USER : OverlayXattrs.TRUSTED;
@@ -55,14 +62,15 @@ final class Options {
     } else if (overlayXattrs.equals("user")) {
       x = OverlayXattrs.USER;
     } else {
-      throw new CliException("--overlay-xattrs must be trusted or user", 2);
+      throw new CliException("--overlay-xattrs must be trusted or user", ExitCode.USAGE);
     }
     UnmappedIdPolicy policy;
     try {
       policy = UnmappedIdPolicy.parse(onUnmappedId);
     } catch (IllegalArgumentException e) {
       throw new CliException(
-          "--on-unmapped-id must be fail, squash or skip, not '" + onUnmappedId + "'", 2);
+          "--on-unmapped-id must be fail, squash or skip, not '" + onUnmappedId + "'",
+          ExitCode.USAGE);
     }
     OwnerMapper owners =
         Sys.geteuid() == 0 ? IdOwners.forCurrentProcess(policy) : OwnerMapper.keep();
@@ -72,6 +80,7 @@ final class Options {
         .owners(owners)
         .strictDevices(strict)
         .sync(sync)
+        .progress(progress == null ? ApplyProgress.NONE : progress)
         .build();
   }
 
@@ -84,7 +93,8 @@ final class Options {
       case "keep":
         return WhiteoutMode.KEEP;
       default:
-        throw new CliException("--whiteouts must be apply, overlay or keep, not '" + s + "'", 2);
+        throw new CliException(
+            "--whiteouts must be apply, overlay or keep, not '" + s + "'", ExitCode.USAGE);
     }
   }
 }

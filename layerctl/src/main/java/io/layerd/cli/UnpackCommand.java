@@ -25,6 +25,12 @@ import picocli.CommandLine.Spec;
 @Command(
     name = "unpack",
     mixinStandardHelpOptions = true,
+    footerHeading = "%nExamples:%n",
+    footer = {
+      "  layerctl unpack base.tar.gz app.tar.zst rootfs      # in order, staged",
+      "  curl -sL URL | layerctl unpack --digest sha256:HEX - rootfs",
+      "  layerctl unpack --whiteouts=overlay layer.tar upperdir"
+    },
     description = {
       "Apply layers (tar, gzip, zstd, xz or bzip2; '-' for standard input) in order into DEST.",
       "When DEST does not exist the layers are applied in a sibling staging directory that is"
@@ -70,8 +76,8 @@ final class UnpackCommand implements Callable<Integer>, UsesUserNamespace {
       throw new CliException("standard input ('-') can be given as a layer only once", 2);
     }
     for (String l : layers) {
-      if (!l.equals("-") && !Files.isReadable(Path.of(l))) {
-        throw new CliException("cannot read layer " + l + ": no such file or not readable", 2);
+      if (!l.equals("-")) {
+        Inputs.requireReadable("layer", Path.of(l));
       }
       if (!l.equals("-") && Files.isDirectory(Path.of(l))) {
         throw new CliException(
@@ -83,26 +89,35 @@ final class UnpackCommand implements Callable<Integer>, UsesUserNamespace {
             2);
       }
     }
-    LayerApplier applier = options.applier();
-    List<ApplyResult> results =
-        Staging.into(
-            dest,
-            root -> {
-              List<ApplyResult> out = new ArrayList<>();
-              for (int i = 0; i < layers.size(); i++) {
-                String l = layers.get(i);
-                LayerApplier.Expect expect =
-                    new LayerApplier.Expect(
-                        i < digests.size() ? digests.get(i) : null,
-                        i < diffIds.size() ? diffIds.get(i) : null);
-                try (InputStream in = open(l)) {
-                  out.add(applier.apply(l.equals("-") ? "<stdin>" : l, in, root, expect));
+    List<ApplyResult> results;
+    try (Progress progress = Progress.forTerminal(options.quiet)) {
+      LayerApplier applier = options.applier(progress);
+      results =
+          Staging.into(
+              dest,
+              root -> {
+                List<ApplyResult> out = new ArrayList<>();
+                for (int i = 0; i < layers.size(); i++) {
+                  String l = layers.get(i);
+                  applier
+                      .progress()
+                      .layerStarts(
+                          l, i, layers.size(), l.equals("-") ? -1 : Files.size(Path.of(l)));
+                  LayerApplier.Expect expect =
+                      new LayerApplier.Expect(
+                          i < digests.size() ? digests.get(i) : null,
+                          i < diffIds.size() ? diffIds.get(i) : null);
+                  try (InputStream in = open(l)) {
+                    out.add(applier.apply(l.equals("-") ? "<stdin>" : l, in, root, expect));
+                  }
                 }
-              }
-              return out;
-            });
-    print(spec.commandLine().getOut(), spec.commandLine().getErr(), dest, results, json);
-    return 0;
+                return out;
+              });
+    }
+    if (!options.quiet || json) {
+      print(spec.commandLine().getOut(), spec.commandLine().getErr(), dest, results, json);
+    }
+    return ExitCode.OK;
   }
 
   private static InputStream open(String layer) throws IOException {

@@ -1,6 +1,7 @@
 package io.layerd.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -87,9 +88,19 @@ class IdCommandsUserTest {
         t.stdout().contains("does not fit: 1 entry needs ids outside the mapping"), t.stdout());
     assertTrue(t.stdout().contains("usr/share/big uid 70000 gid 70000"), t.stdout());
     assertTrue(t.stdout().contains("fix: sudo usermod --add-subuids "), t.stdout());
+    assertTrue(t.stdout().contains(" --add-subgids "), t.stdout());
+    assertFalse(t.stdout().contains("then restart layerd"), t.stdout());
     // as root, for that user
     Cli.Run root = Cli.run("check-ids", "--user", u.name(), layer.toString());
     assertEquals(CheckIdsCommand.DOES_NOT_FIT, root.code(), root.out() + root.err());
+    // a uid alone out of range: the fix adds gids too, as the unpack error's does
+    Path uidOnly = dir.resolve("uid-only.tar");
+    TarBuilder.create().file("f", "x").owner(70000, 0).writeTo(uidOnly);
+    Cli.Run one = Cli.run("check-ids", "--user", u.name(), uidOnly.toString());
+    assertEquals(CheckIdsCommand.DOES_NOT_FIT, one.code(), one.out() + one.err());
+    assertTrue(
+        one.out().matches("(?s).*fix: sudo usermod --add-subuids \\S+ --add-subgids .*"),
+        one.out());
   }
 
   @UserNsTest

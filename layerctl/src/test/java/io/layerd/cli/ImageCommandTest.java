@@ -90,7 +90,7 @@ class ImageCommandTest {
     assertTrue(bad.err().contains("--platform: not a platform: 'linux'"), bad.err());
     Cli.Run absent =
         Cli.run("image", "unpack", "--platform", "linux/s390x", busybox().toString(), dest);
-    assertEquals(1, absent.code(), absent.err());
+    assertEquals(ExitCode.BAD_INPUT, absent.code(), absent.err());
     assertTrue(
         absent
             .err()
@@ -104,7 +104,7 @@ class ImageCommandTest {
     Path parent = Files.createDirectory(tmp.resolve("out"));
     String dest = parent.resolve("d").toString();
     Cli.Run r = Cli.run("image", "unpack", "--ref", "alpine:3", busybox().toString(), dest);
-    assertEquals(1, r.code(), r.err());
+    assertEquals(ExitCode.BAD_INPUT, r.code(), r.err());
     assertTrue(r.err().contains("no image is named 'alpine:3'"), r.err());
     assertTrue(r.err().contains("'busybox:1.38.0-glibc'"), r.err());
     Cli.Run ok =
@@ -113,10 +113,10 @@ class ImageCommandTest {
   }
 
   @Test
-  void missingImageIsAUsageError() {
+  void missingImageIsBadInput() {
     Cli.Run r =
         Cli.run("image", "unpack", tmp.resolve("nope.tar").toString(), tmp.resolve("d").toString());
-    assertEquals(2, r.code(), r.err());
+    assertEquals(ExitCode.BAD_INPUT, r.code(), r.err());
     assertTrue(r.err().contains("no such file"), r.err());
   }
 
@@ -221,7 +221,7 @@ class ImageCommandTest {
             "linux/ppc64le",
             layout.toString(),
             tmp.resolve("x").toString());
-    assertEquals(1, r.code());
+    assertEquals(ExitCode.BAD_INPUT, r.code());
     assertTrue(r.err().contains("the image has linux/amd64, linux/arm64, linux/riscv64"), r.err());
   }
 
@@ -241,7 +241,7 @@ class ImageCommandTest {
         .writeTo(image);
     Path parent = Files.createDirectory(tmp.resolve("out"));
     Cli.Run r = Cli.run("image", "unpack", image.toString(), parent.resolve("d").toString());
-    assertEquals(1, r.code(), r.err());
+    assertEquals(ExitCode.BAD_INPUT, r.code(), r.err());
     assertTrue(
         r.err().contains("'../../../../etc/passwd' climbs out of the image with '..': refused"),
         r.err());
