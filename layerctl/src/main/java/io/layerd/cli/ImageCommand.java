@@ -68,10 +68,10 @@ final class ImageCommand implements Runnable {
 
     @Option(
         names = "--platform",
-        paramLabel = "OS/ARCH[/VARIANT]",
+        paramLabel = "OS/ARCH",
         description =
-            "The platform to unpack from a multi-platform image, e.g. linux/arm64 (default: this"
-                + " machine's).")
+            "The platform to unpack from a multi-platform image, e.g. linux/arm64 or linux/arm/v7"
+                + " (default: this machine's).")
     String platform;
 
     @Option(
