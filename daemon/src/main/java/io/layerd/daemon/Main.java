@@ -43,13 +43,14 @@ import picocli.CommandLine.Option;
     },
     footerHeading = "%nExamples:%n",
     footer = {
+      "  layerd --containerd-socket /run/layerd/snapshotter.sock     # Docker 28+ and containerd",
+      "  layerd config containerd > /etc/containerd/config.toml",
       "  layerd                                      # as root, then: dockerd --experimental"
           + " --storage-driver layerd",
-      "  layerd --driver overlay2 --containerd-socket /run/layerd/snapshotter.sock",
       "  layerd rootless-docker                      # as a user: rootless dockerd on layerd",
       ""
     },
-    subcommands = {CommandLine.HelpCommand.class, RootlessDockerCommand.class})
+    subcommands = {CommandLine.HelpCommand.class, RootlessDockerCommand.class, ConfigCommand.class})
 public final class Main implements Callable<Integer> {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
