@@ -54,6 +54,11 @@ mkdir -p "$stage/share/bash-completion/completions"
 cp "$target"/docs/completions/* "$stage/share/bash-completion/completions/"
 cp -r "$dist/src/main/dist/systemd" "$stage/lib/"
 cp -r "$dist/src/main/dist/examples" "$stage/share/doc/layerd/"
+# containerd's and Docker 28+'s configs as `layerd config` writes them, for root's default places.
+"$stage/bin/layerd" config containerd --data-root /var/lib/layerd \
+  --containerd-socket /run/layerd/snapshotter.sock >"$stage/share/doc/layerd/examples/containerd-config.toml"
+"$stage/bin/layerd" config docker \
+  >"$stage/share/doc/layerd/examples/docker-daemon.json"
 sed "s/@VERSION@/$version/" "$dist/src/main/dist/README" >"$stage/share/doc/layerd/README"
 sed "s/@VERSION@/$version/" "$dist/src/main/dist/README" >"$stage/README"
 

@@ -60,11 +60,11 @@ final class RootlessHook implements CommandLine.IExecutionStrategy {
       } catch (RootlessException e) {
         last.getErr().println("layerctl: " + e.getMessage());
         last.getErr().flush();
-        return 1;
+        return ExitCode.ENVIRONMENT;
       } catch (IOException e) {
         last.getErr().println("layerctl: cannot enter a user namespace: " + e.getMessage());
         last.getErr().flush();
-        return 1;
+        return ExitCode.ENVIRONMENT;
       }
     }
     return new CommandLine.RunLast().execute(parseResult);

@@ -9,7 +9,6 @@ import io.layerd.idmap.IdRemapper;
 import io.layerd.idmap.SubIdFile;
 import io.layerd.idmap.SubordinateIds;
 import io.layerd.idmap.UnmappedIdException;
-import io.layerd.idmap.UnmappedIdPolicy;
 import io.layerd.idmap.UserAccount;
 import io.layerd.testkit.RootTest;
 import io.layerd.testkit.TarBuilder;
@@ -174,19 +173,12 @@ class CommandLineTest {
   /** The unmapped-id error: a short first line, the details after it, no daemon to restart. */
   @Test
   void theUnmappedIdErrorReadsWellFromLayerctl() throws IOException {
-    UserAccount user = new UserAccount("layerd-test", 1001, 1001);
-    String lines = "layerd-test:165536:65536\n";
-    SubordinateIds ids =
-        SubordinateIds.of(
-            user,
-            SubIdFile.parse(Path.of("/etc/subuid"), lines),
-            SubIdFile.parse(Path.of("/etc/subgid"), lines));
+    // 65,536 subordinate ids of each kind, applied inside their rootless layout
+    SubIdFile sub = SubIdFile.parse(Path.of("/etc/subuid"), "layerd-test:165536:65536\n");
+    SubIdFile subg = SubIdFile.parse(Path.of("/etc/subgid"), "layerd-test:165536:65536\n");
+    SubordinateIds ids = SubordinateIds.of(new UserAccount("layerd-test", 1001, 1001), sub, subg);
     IdRemapper r =
-        IdRemapper.builder()
-            .processMappings(ids.rootlessLayout())
-            .subordinateIds(ids)
-            .policy(UnmappedIdPolicy.FAIL)
-            .build();
+        IdRemapper.builder().processMappings(ids.rootlessLayout()).subordinateIds(ids).build();
     UnmappedIdException e =
         org.junit.jupiter.api.Assertions.assertThrows(
             UnmappedIdException.class, () -> r.owner("base.tar", "usr/app/data", 70000, 0));
