@@ -43,11 +43,14 @@ import picocli.CommandLine.Option;
     },
     footerHeading = "%nExamples:%n",
     footer = {
-      "  layerd --containerd-socket /run/layerd/snapshotter.sock     # Docker 28+ and containerd",
+      "  # containerd 2.x and Docker 28+ (the containerd image store):",
+      "  layerd --containerd-socket /run/layerd/snapshotter.sock",
       "  layerd config containerd > /etc/containerd/config.toml",
-      "  layerd                                      # as root, then: dockerd --experimental"
-          + " --storage-driver layerd",
-      "  layerd rootless-docker                      # as a user: rootless dockerd on layerd",
+      "  layerd config docker > /etc/docker/daemon.json",
+      "  # Docker 20.10 to 27, as root: then dockerd --experimental --storage-driver layerd",
+      "  layerd",
+      "  # the same rootless (a user's dockerd under rootlesskit):",
+      "  layerd rootless-docker",
       ""
     },
     subcommands = {CommandLine.HelpCommand.class, RootlessDockerCommand.class, ConfigCommand.class})
