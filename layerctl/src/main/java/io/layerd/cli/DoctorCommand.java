@@ -26,7 +26,7 @@ import picocli.CommandLine.Option;
     },
     footerHeading = "%nExamples:%n",
     footer = {
-      "  layerctl doctor                  # this user's rootless set-up; exit 5 when one is missing",
+      "  layerctl doctor                  # exit 5 when a prerequisite is missing",
       "  sudo layerctl doctor --user alice --json"
     })
 final class DoctorCommand implements Callable<Integer> {

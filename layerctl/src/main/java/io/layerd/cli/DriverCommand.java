@@ -62,7 +62,7 @@ final class DriverCommand implements Runnable {
       mixinStandardHelpOptions = true,
       footerHeading = "%nExamples:%n",
       footer = {
-        "  layerctl driver probe                       # exit 5 when no driver can be chosen",
+        "  layerctl driver probe            # exit 5 when no driver can be chosen",
         "  layerctl driver probe --driver overlay2 --json"
       },
       description = {

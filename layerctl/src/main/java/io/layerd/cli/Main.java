@@ -16,11 +16,11 @@ import picocli.CommandLine.Command;
         "Unpack container layers and images into a directory, and check rootless set-ups.",
     footerHeading = "%nExamples:%n",
     footer = {
-      "  layerctl image unpack busybox.tar rootfs     # an OCI layout or docker save archive",
+      "  layerctl image unpack busybox.tar rootfs     # OCI layout or docker save",
       "  layerctl unpack layer1.tar.gz layer2.tar.zst rootfs",
-      "  layerctl check-ids image.tar                 # do its owners fit my subordinate ids?",
+      "  layerctl check-ids image.tar                 # do its owners fit my ids?",
       "  layerctl doctor                              # every rootless prerequisite",
-      "  layerctl rm rootfs                           # remove a tree owned by subordinate ids",
+      "  layerctl rm rootfs                           # a rootless unpack's tree",
       "  layerctl help image unpack                   # a command's help"
     })
 public final class Main implements Runnable {

@@ -53,6 +53,9 @@ class CommandLineTest {
       assertTrue(help.contains("\nExit status:\n"), name + " has no exit status table");
       assertTrue(help.contains("  3   an owner outside the id mapping"), name + ":\n" + help);
       assertTrue(help.endsWith("\n"), name + "'s help does not end its last line");
+      for (String example : help.substring(help.indexOf("\nExamples:\n") + 11).split("\n")) {
+        assertTrue(example.startsWith("  "), name + ": an example wraps at 80 columns:\n" + help);
+      }
     }
   }
 
