@@ -4,6 +4,7 @@ import io.layerd.unpack.ApplyProgress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
+import java.util.function.LongSupplier;
 import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
@@ -17,7 +18,9 @@ import me.tongfei.progressbar.ProgressBarStyle;
  */
 final class Progress implements ApplyProgress, AutoCloseable {
   private final ProgressBarConsumerFactory consumers;
-  private ProgressBar bar;
+  private volatile ProgressBar bar;
+  private volatile LongSupplier bytesRead;
+  private Thread poller;
 
   /** Makes the consumer (the drawing target) of each layer's bar. */
   interface ProgressBarConsumerFactory {
@@ -53,18 +56,11 @@ final class Progress implements ApplyProgress, AutoCloseable {
 
   @Override
   public synchronized void layerStarts(String layer, int index, int count, long size) {
-    close();
-    String name = layer;
-    int slash = name.lastIndexOf('/');
-    if (slash >= 0 && slash < name.length() - 1) {
-      name = name.substring(slash + 1);
-    }
-    if (name.length() > 24) {
-      name = name.substring(0, 23) + "…";
-    }
+    endBar();
+    // (the summary names each layer: the bar keeps its room for the figures)
     bar =
         new ProgressBarBuilder()
-            .setTaskName("layer " + (index + 1) + "/" + count + " " + name)
+            .setTaskName("layer " + (index + 1) + "/" + count)
             .setInitialMax(size)
             .setUnit(" MiB", 1 << 20)
             .showSpeed()
@@ -76,6 +72,32 @@ final class Progress implements ApplyProgress, AutoCloseable {
   }
 
   @Override
+  public synchronized void reading(LongSupplier bytes) {
+    this.bytesRead = bytes;
+    if (poller == null) {
+      // While one large file is written no entry advances: the bytes read are polled.
+      poller = new Thread(this::poll, "layerctl-progress");
+      poller.setDaemon(true);
+      poller.start();
+    }
+  }
+
+  private void poll() {
+    try {
+      while (!Thread.currentThread().isInterrupted()) {
+        Thread.sleep(200);
+        ProgressBar b = bar;
+        LongSupplier s = bytesRead;
+        if (b != null && s != null) {
+          b.stepTo(s.getAsLong());
+        }
+      }
+    } catch (InterruptedException e) {
+      // closed
+    }
+  }
+
+  @Override
   public void advanced(long bytesRead, long entries) {
     ProgressBar b = bar;
     if (b != null) {
@@ -84,12 +106,22 @@ final class Progress implements ApplyProgress, AutoCloseable {
     }
   }
 
-  /** Ends the current bar (drawn once more at its end). */
+  /** Ends the current bar (drawn once more at its end) and the polling. */
   @Override
   public synchronized void close() {
-    if (bar != null) {
-      bar.close();
-      bar = null;
+    endBar();
+    if (poller != null) {
+      poller.interrupt();
+      poller = null;
+    }
+  }
+
+  private void endBar() {
+    ProgressBar b = bar;
+    bar = null;
+    bytesRead = null;
+    if (b != null) {
+      b.close();
     }
   }
 }

@@ -196,6 +196,7 @@ public final class LayerApplier {
     LayerPipeline opened;
     try {
       opened = LayerPipeline.start(layer); // reads the magic; decoding and digests run beside
+      progress.reading(opened::bytesRead);
     } catch (IOException ex) {
       throw new LayerApplyException(layerName, null, -1, ex);
     }
