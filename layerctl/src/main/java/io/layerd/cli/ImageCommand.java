@@ -77,6 +77,13 @@ final class ImageCommand implements Runnable {
     @Option(names = "--json", description = "Print the result as JSON.")
     boolean json;
 
+    @Option(
+        names = "--into-existing",
+        description =
+            "Unpack over what an existing, non-empty DEST holds (without it such a DEST is"
+                + " refused). Not staged: a failure leaves the entries applied so far.")
+    boolean intoExisting;
+
     @Override
     public Integer call() throws Exception {
       if (!Files.exists(image, LinkOption.NOFOLLOW_LINKS) && !Files.exists(image)) {
@@ -90,9 +97,23 @@ final class ImageCommand implements Runnable {
           throw new CliException("--platform: " + e.getMessage(), 2);
         }
       }
+      if (!intoExisting && UnpackCommand.nonEmptyDirectory(dest)) {
+        throw new CliException(
+            dest
+                + " exists and is not empty: layerctl unpacks into a new directory, made whole or"
+                + " not at all; choose a DEST that does not exist, or give --into-existing to"
+                + " unpack over what it holds",
+            2);
+      }
       LayerApplier applier = options.applier();
       ImageResult r =
-          ImageUnpacker.builder().applier(applier).platform(p).ref(ref).build().unpack(image, dest);
+          ImageUnpacker.builder()
+              .applier(applier)
+              .platform(p)
+              .ref(ref)
+              .notes(note -> spec.commandLine().getErr().println("layerctl: " + note))
+              .build()
+              .unpack(image, dest);
       Map<String, Object> about = new LinkedHashMap<>();
       about.put("image", image.toAbsolutePath().toString());
       about.put("format", r.format());
