@@ -184,9 +184,10 @@ final class UnpackCommand implements Callable<Integer>, UsesUserNamespace {
       // A plain user outside a user namespace: no owner could be given (see Options.applier).
       warnings = new ArrayList<>(warnings);
       warnings.add(
-          "no user namespace: the owners of "
-              + dropped
-              + (dropped == 1 ? " entry were" : " entries were")
+          "no user namespace: "
+              + (dropped == 1
+                  ? "the owner of 1 entry was"
+                  : "the owners of " + dropped + " entries were")
               + " not kept, every file belongs to uid "
               + io.layerd.sys.Sys.geteuid()
               + "; fix what `layerctl doctor` reports (layerctl then enters a user namespace) and"
