@@ -95,6 +95,10 @@ final class GraphDriverHandler extends Handler.Abstract {
       throws IOException {
     switch (method) {
       case "Plugin.Activate":
+        // The body (dockerd sends none, other clients "{}") is read before the answer: Jetty
+        // closes a connection whose request content is left unread, and a client still writing
+        // that content then gets a broken pipe instead of the answer.
+        body(request);
         ok(response, callback, Map.of("Implements", List.of("GraphDriver")));
         return;
       case "GraphDriver.ApplyDiff":
@@ -349,8 +353,16 @@ final class GraphDriverHandler extends Handler.Abstract {
     JsonNode n;
     try {
       n = JSON.readTree(bytes);
-    } catch (IOException e) {
-      throw new IllegalArgumentException("the request body is not JSON: " + e.getMessage(), e);
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      // The parser's own words and where, without its internals ("at [Source: ...]").
+      var at = e.getLocation();
+      throw new IllegalArgumentException(
+          "the request body is not JSON: "
+              + e.getOriginalMessage()
+              + (at == null
+                  ? ""
+                  : " (line " + at.getLineNr() + ", column " + at.getColumnNr() + ")"),
+          e);
     }
     if (n == null || !n.isObject()) {
       throw new IllegalArgumentException("the request body is not a JSON object");

@@ -274,7 +274,11 @@ final class GraphDriverService implements Closeable {
     LayerMeta m =
         e.store()
             .get(io.layerd.engine.LayerIds.check(id))
-            .orElseThrow(() -> new java.nio.file.NoSuchFileException("layer " + id));
+            .orElseThrow(
+                // The whole sentence as the "file": layerctl says it the same way offline.
+                () ->
+                    new java.nio.file.NoSuchFileException(
+                        "no layer " + id + " in " + e.dataRoot()));
     Map<String, Object> out = describe(e, m);
     out.put("children", e.store().children(id));
     out.put("references", e.references(id));

@@ -95,7 +95,11 @@ class UsernsRemapTest {
                       TarBuilder.create().file("data", "x").owner(70000, 0).build()))
               .err();
       assertTrue(err.contains("70000"), err);
-      assertFalse(c.call("GraphDriver.Exists", "ID", far).ok().path("Exists").asBoolean());
+      // The failed ApplyDiff rolled back what it applied; the layer stays as Create made it.
+      assertTrue(c.call("GraphDriver.Exists", "ID", far).ok().path("Exists").asBoolean());
+      Path farDir = Path.of(c.call("GraphDriver.Get", "ID", far).ok().get("Dir").asText());
+      assertFalse(Files.exists(farDir.resolve("data"), LinkOption.NOFOLLOW_LINKS));
+      c.call("GraphDriver.Put", "ID", far).ok();
 
       // dockerd restarted without --userns-remap: the unshifted store again
       c.call("GraphDriver.Init", "Home", "/x/layerd").ok();

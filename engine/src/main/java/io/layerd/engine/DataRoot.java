@@ -29,13 +29,24 @@ public final class DataRoot {
       throw new DataRootException(nfsMessage(abs, fs));
     }
     if (!Files.exists(abs, LinkOption.NOFOLLOW_LINKS)) {
-      Files.createDirectories(abs.getParent());
       try {
+        Files.createDirectories(abs.getParent());
         Files.createDirectory(
             abs,
             PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
       } catch (java.nio.file.FileAlreadyExistsException raced) {
         // made meanwhile by someone else: checked below like any existing one
+      } catch (java.nio.file.FileSystemException e) {
+        // e.g. AccessDeniedException, whose message is only the path
+        throw new DataRootException(
+            "data-root "
+                + abs
+                + " cannot be made: uid "
+                + Sys.geteuid()
+                + " may not create "
+                + e.getFile()
+                + (e.getReason() == null ? "" : " (" + e.getReason() + ")")
+                + ": create it with this user as owner, or choose another --data-root");
       }
     }
     if (!Files.isDirectory(abs)) {

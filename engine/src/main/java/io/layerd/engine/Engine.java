@@ -48,6 +48,14 @@ public final class Engine implements Closeable {
   private final Map<String, ReentrantLock> locks = new ConcurrentHashMap<>();
   private final Map<String, Integer> refs = new HashMap<>();
   private final Map<String, Path> mounted = new HashMap<>();
+
+  /**
+   * Layers got or put since this engine started (guarded by {@code refs}): a Put of a layer not in
+   * it, with no reference counted, is taken for the Put of a Get made before a restart (see {@link
+   * #put}).
+   */
+  private final java.util.Set<String> seen = new java.util.HashSet<>();
+
   private volatile boolean closed;
 
   private Engine(
@@ -68,8 +76,8 @@ public final class Engine implements Closeable {
    * Opens a data-root: checks it (NFS is refused before anything is written), makes it when
    * missing, takes its lock, chooses and opens the driver (probe verdicts from the data-root's
    * probe cache when they are for this kernel, user and set of drivers), and recovers from a crash
-   * (half-made layers removed, stale mounts unmounted, staging emptied; reference counts start at
-   * zero).
+   * (half-made layers removed, staging emptied; a layer's mount that still works is adopted with
+   * one reference, other mounts are unmounted; see {@link #put} for a Get made before the start).
    */
   public static Engine open(EngineConfig config) throws IOException {
     Path root = DataRoot.prepare(config.dataRoot(), config.host());
@@ -128,10 +136,6 @@ public final class Engine implements Closeable {
   // ------------------------------------------------------------------ recovery
 
   private void recover() throws IOException {
-    // Stale mounts of an earlier process under mnt/.
-    for (String mp : mountsUnder(mountRoot)) {
-      Mounter.unmount(Path.of(mp));
-    }
     // Half-made records and files.
     try (var s = Files.list(store.staging())) {
       for (Path p : (Iterable<Path>) s::iterator) {
@@ -143,6 +147,33 @@ public final class Engine implements Closeable {
         removeState(m.id());
       }
     }
+    // Mounts of an earlier process under mnt/: a layer's own mount that still works was got by a
+    // client that outlived that process (dockerd with a running container); it is adopted with one
+    // reference, released by the client's Put. Any other (a layer gone, a dead FUSE helper, a
+    // mount inside a mount) is unmounted.
+    for (String mp : mountsUnder(mountRoot)) {
+      Path p = Path.of(mp);
+      String id = p.getParent().equals(mountRoot) ? p.getFileName().toString() : null;
+      if (id != null && !mounted.containsKey(id) && adoptable(id, p)) {
+        mounted.put(id, p);
+        refs.put(id, 1);
+        seen.add(id);
+      } else {
+        Mounter.unmount(p);
+      }
+    }
+  }
+
+  private boolean adoptable(String id, Path mountPoint) {
+    try {
+      LayerIds.check(id);
+    } catch (IllegalArgumentException notALayer) {
+      return false;
+    }
+    if (store.get(id).isEmpty()) {
+      return false;
+    }
+    return !Mounter.isStale(mountPoint);
   }
 
   private static List<String> mountsUnder(Path dir) throws IOException {
@@ -202,8 +233,13 @@ public final class Engine implements Closeable {
           if (store.get(id).isPresent() || driver.exists(id)) {
             throw new java.nio.file.FileAlreadyExistsException("layer " + id + " already exists");
           }
-          if (p != null && store.get(p).isEmpty()) {
+          Optional<LayerMeta> pm = p == null ? Optional.empty() : store.get(p);
+          if (p != null && pm.isEmpty()) {
             throw new java.nio.file.NoSuchFileException("parent layer " + p + " does not exist");
+          }
+          if (pm.isPresent() && pm.get().applying()) {
+            throw new IOException(
+                "parent layer " + p + " is being made or applied: create on it once that ends");
           }
           // Recorded as being made first: a crash from here on leaves a record that recovery
           // finds, and it removes whatever the driver made.
@@ -258,15 +294,7 @@ public final class Engine implements Closeable {
           if (store.get(id).isEmpty() && !driver.exists(id)) {
             return null; // already gone: removal is idempotent, as Docker expects
           }
-          List<String> children = store.children(id);
-          if (!children.isEmpty()) {
-            throw new IOException(
-                "layer "
-                    + id
-                    + " has child layers ("
-                    + String.join(", ", children)
-                    + "): remove them first");
-          }
+          refuseChildren(id, "remove them first");
           synchronized (refs) {
             Path mp = mounted.remove(id);
             refs.remove(id);
@@ -324,6 +352,7 @@ public final class Engine implements Closeable {
     }
     synchronized (refs) {
       refs.put(id, 1);
+      seen.add(id);
       if (!mounts.isEmpty()) {
         mounted.put(id, dir);
       }
@@ -331,7 +360,11 @@ public final class Engine implements Closeable {
     return dir;
   }
 
-  /** Put: releases one get; the last one unmounts. */
+  /**
+   * Put: releases one get; the last one unmounts. The first Put of a layer after a restart, when no
+   * reference is counted (its Get came before the restart and no mount of it survived), releases
+   * nothing and is no error; any further Put beyond the Gets is one.
+   */
   public void put(String id) throws IOException {
     withLock(
         id,
@@ -345,6 +378,12 @@ public final class Engine implements Closeable {
     synchronized (refs) {
       int n = refs.getOrDefault(id, 0);
       if (n <= 0) {
+        if (store.get(id).isPresent() && seen.add(id)) {
+          // The Put of a Get made before a restart, of a layer that needs no mount (or whose
+          // mount did not survive): nothing to release. Counts are reconciled with what is
+          // mounted at start-up, as moby's RefCounter does on first use (IsMounted).
+          return;
+        }
         throw new IOException("layer " + id + " is put more often than it was got");
       }
       if (n > 1) {
@@ -394,13 +433,18 @@ public final class Engine implements Closeable {
 
   /**
    * ApplyDiff: applies an uncompressed (or compressed) layer tar to a layer made by {@link
-   * #create}. A failed or cut-off apply leaves no layer: it is removed entirely.
+   * #create}, once. Refused before any work: a layer that already holds an applied diff, a
+   * read-write layer, a layer other layers are built on, and a {@code parent} that is not the
+   * layer's own (null or empty: not checked). A failed or cut-off apply rolls back what it made:
+   * the layer is again as Create made it, and other layers are never touched.
    */
   public ApplyResult applyDiff(String id, String parent, InputStream tar) throws IOException {
+    String expectedParent = parent == null || parent.isEmpty() ? null : LayerIds.check(parent);
     return withLock(
         id,
         () -> {
           LayerMeta m = meta(id);
+          refuseApply(m, expectedParent);
           store.put(m.withApplying(true));
           ApplyResult r;
           try {
@@ -408,7 +452,7 @@ public final class Engine implements Closeable {
               r = applier(m).apply(id, tar, dir.get(), LayerApplier.Expect.NOTHING);
             }
           } catch (IOException | RuntimeException e) {
-            discard(id, e);
+            rollBack(m, e);
             throw e;
           }
           // The size Docker's own drivers report: for a driver whose layers are whole copies
@@ -422,6 +466,65 @@ public final class Engine implements Closeable {
           store.put(m.withDiff(r.diffId(), size).withApplying(false));
           return r;
         });
+  }
+
+  /** What ApplyDiff refuses before touching anything (see {@link #applyDiff}). */
+  private void refuseApply(LayerMeta m, String expectedParent) throws IOException {
+    String id = m.id();
+    if (expectedParent != null && !expectedParent.equals(m.parent())) {
+      throw new IllegalArgumentException(
+          "ApplyDiff of layer "
+              + id
+              + " names parent "
+              + expectedParent
+              + ", but the layer's parent is "
+              + (m.parent() == null ? "none (a base layer)" : m.parent()));
+    }
+    if (m.diffId() != null) {
+      throw new java.nio.file.FileAlreadyExistsException(
+          "layer "
+              + id
+              + " already holds an applied diff ("
+              + m.diffId()
+              + "): a layer is filled once; create a new layer for another diff");
+    }
+    if (m.readWrite()) {
+      // A container's writes could not be told from the diff's, so a failure could not be undone.
+      throw new IllegalArgumentException(
+          "layer " + id + " is read-write (a container's): ApplyDiff fills layers made by Create");
+    }
+    refuseChildren(id, "a diff is applied before layers are built on it");
+  }
+
+  /** Refuses an operation on a layer other layers are built on, saying which and why. */
+  private void refuseChildren(String id, String why) throws IOException {
+    List<String> children = store.children(id);
+    if (!children.isEmpty()) {
+      throw new IOException(
+          "layer " + id + " has child layers (" + String.join(", ", children) + "): " + why);
+    }
+  }
+
+  /**
+   * Undoes a failed apply: the layer's driver state is made again as Create made it and its record
+   * restored. Nothing is built on the layer (applyDiff refused that, and Create refuses a parent
+   * being applied), so no other layer sees the change. If that fails too, the layer is removed
+   * (recovery finishes it at the next start) and the failure is added to {@code failure}.
+   */
+  private void rollBack(LayerMeta m, Exception failure) {
+    try {
+      if (driver.exists(m.id())) {
+        driver.remove(m.id());
+      }
+      driver.create(m.id(), m.parent(), m.readWrite());
+      if (m.parent() == null) {
+        ownBaseRoot(m.id());
+      }
+      store.put(m.withApplying(false));
+    } catch (IOException | RuntimeException e) {
+      failure.addSuppressed(e);
+      discard(m.id(), failure);
+    }
   }
 
   /**

@@ -78,6 +78,20 @@ class DataRootTest {
     assertEquals(made, DataRoot.prepare(root, Host.current()));
   }
 
+  /** Issue 14, item 9: a data-root layerd cannot make printed only "layerd: DIR". */
+  @Test
+  void aDataRootThatCannotBeMadeSaysWhatToFix() {
+    // sysfs refuses every mkdir, even root's: the same failure a user meets under /var/lib.
+    Path root = Path.of("/sys/layerd-test-data-root/root");
+    DataRootException e =
+        assertThrows(DataRootException.class, () -> DataRoot.prepare(root, Host.current()));
+    assertTrue(
+        e.getMessage().startsWith("data-root " + root + " cannot be made: uid "), e.getMessage());
+    assertTrue(
+        e.getMessage().contains("may not create /sys/layerd-test-data-root"), e.getMessage());
+    assertTrue(e.getMessage().contains("choose another --data-root"), e.getMessage());
+  }
+
   @Test
   void aFileInTheWayIsRefused() throws IOException {
     Path file = Files.writeString(tmp.resolve("file"), "x");

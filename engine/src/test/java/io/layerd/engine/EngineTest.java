@@ -148,15 +148,106 @@ class EngineTest {
   }
 
   @RootTest
-  void applyDiffOfATruncatedTarLeavesNoLayer() throws IOException {
+  void applyDiffOfATruncatedTarRollsBackToTheEmptyLayer() throws IOException {
     byte[] tar = TarBuilder.create().file("one", 1000).file("two", 100_000).build();
     engine.create("l", null);
+    TreeManifest created = tree("l");
     byte[] cut = Arrays.copyOf(tar, 512 * 4 + 10_000);
     assertThrows(
         IOException.class, () -> engine.applyDiff("l", null, new ByteArrayInputStream(cut)));
-    assertFalse(engine.exists("l"));
-    assertFalse(engine.driver().exists("l"), "the driver's state is gone too");
-    assertTrue(engine.store().all().isEmpty());
+    assertTrue(engine.exists("l"), "the layer Create made stays");
+    TreeManifest.assertSame(created, tree("l"));
+    LayerMeta m = engine.store().get("l").orElseThrow();
+    assertFalse(m.applying());
+    assertEquals(null, m.diffId());
+    engine.applyDiff("l", null, new ByteArrayInputStream(tar));
+    assertEquals(100_000L, tree("l").get("two").orElseThrow().size());
+  }
+
+  /** Issue 14, item 1: a second ApplyDiff with garbage deleted a layer with children. */
+  @RootTest
+  void aSecondApplyDiffIsRefusedAndLeavesTheLayerAndItsChildren() throws IOException {
+    layer("img", null, TarBuilder.create().file("etc/motd", "hello\n"));
+    TreeManifest before = tree("img");
+    byte[] garbage = TarBuilder.create().file("a", "x").build();
+    garbage[148] ^= 1;
+    IOException filled =
+        assertThrows(
+            IOException.class,
+            () -> engine.applyDiff("img", null, new ByteArrayInputStream(garbage)));
+    assertTrue(filled.getMessage().contains("already holds an applied diff"), filled.getMessage());
+    engine.createReadWrite("ctr", "img");
+    IOException again =
+        assertThrows(
+            IOException.class,
+            () -> engine.applyDiff("img", null, new ByteArrayInputStream(garbage)));
+    assertTrue(again.getMessage().contains("already holds an applied diff"), again.getMessage());
+    assertTrue(engine.exists("img"));
+    TreeManifest.assertSame(before, tree("img"));
+    assertEquals("hello\n", Files.readString(engine.get("ctr").resolve("etc/motd")));
+    engine.put("ctr");
+  }
+
+  @RootTest
+  void applyDiffIsRefusedOnALayerWithChildrenOrAReadWriteLayer() throws IOException {
+    engine.create("p", null);
+    engine.createReadWrite("c", "p");
+    byte[] tar = TarBuilder.create().file("f", "x").build();
+    IOException e =
+        assertThrows(
+            IOException.class, () -> engine.applyDiff("p", null, new ByteArrayInputStream(tar)));
+    assertTrue(e.getMessage().contains("has child layers (c)"), e.getMessage());
+    IllegalArgumentException rw =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> engine.applyDiff("c", "p", new ByteArrayInputStream(tar)));
+    assertTrue(rw.getMessage().contains("read-write"), rw.getMessage());
+    assertTrue(tree("p").get("f").isEmpty(), "nothing was applied");
+  }
+
+  /** Issue 14, item 1: ApplyDiff's parent was ignored. */
+  @RootTest
+  void applyDiffChecksItsParent() throws IOException {
+    layer("p", null, TarBuilder.create().file("f", "p"));
+    engine.create("c", "p");
+    byte[] tar = TarBuilder.create().file("g", "c").build();
+    IllegalArgumentException wrong =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> engine.applyDiff("c", "does-not-exist", new ByteArrayInputStream(tar)));
+    assertTrue(
+        wrong.getMessage().contains("names parent does-not-exist, but the layer's parent is p"),
+        wrong.getMessage());
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> engine.applyDiff("c", "../../x", new ByteArrayInputStream(tar)));
+    IllegalArgumentException base =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> engine.applyDiff("p", "c", new ByteArrayInputStream(tar)));
+    assertTrue(base.getMessage().contains("none (a base layer)"), base.getMessage());
+    assertTrue(tree("c").get("g").isEmpty());
+    engine.applyDiff("c", "p", new ByteArrayInputStream(tar));
+    assertTrue(tree("c").get("g").isPresent());
+  }
+
+  /** Issue 14, item 8: after a restart, dockerd's Put for a Get made before it was an error. */
+  @RootTest
+  void aGetMadeBeforeARestartIsPutWithoutAnError() throws IOException {
+    layer("p", null, TarBuilder.create().file("f", "p"));
+    engine.createReadWrite("c", "p");
+    engine.get("c");
+    engine.get("c");
+    engine.abandonForCrashTest();
+    engine = Engine.open(config());
+    engine.put("c"); // the restart lost the count: this Put releases nothing and is no error
+    IOException twice = assertThrows(IOException.class, () -> engine.put("c"));
+    assertTrue(twice.getMessage().contains("put more often than it was got"), twice.getMessage());
+    engine.get("c");
+    engine.put("c");
+    assertThrows(IOException.class, () -> engine.put("c"));
+    IOException missing = assertThrows(IOException.class, () -> engine.put("nothing"));
+    assertTrue(missing.getMessage().contains("put more often"), missing.getMessage());
   }
 
   @RootTest

@@ -391,9 +391,16 @@ public final class Doctor {
 
   // ------------------------------------------------------------------ kernel switches
 
+  /**
+   * A sysctl's value, read in one read(2) call: the kernel's integer sysctl handlers answer a read
+   * at a non-zero offset with nothing, so a reader that takes one byte first (Files.readString on a
+   * file whose size is 0, as every /proc file says) sees "9" of "96367".
+   */
   private Optional<String> sysctl(String path) throws IOException {
-    try {
-      return Optional.of(Files.readString(env.file(path), StandardCharsets.US_ASCII).strip());
+    try (java.io.InputStream in = Files.newInputStream(env.file(path))) {
+      byte[] b = new byte[4096];
+      int n = in.read(b, 0, b.length);
+      return Optional.of(n <= 0 ? "" : new String(b, 0, n, StandardCharsets.US_ASCII).strip());
     } catch (NoSuchFileException e) {
       return Optional.empty();
     }

@@ -190,8 +190,8 @@ public final class RootlessNamespace {
         System.err.println(
             "layerd: warning: running without a user namespace ("
                 + plan.reason()
-                + "; `layerctl doctor` says how to fix it): files can be given only to your own"
-                + " uid and gid");
+                + "): the owners the layers name will be dropped, every file made will be owned"
+                + " by your uid and gid; `layerctl doctor` says what to fix so that they are kept");
         return OptionalInt.empty();
       default:
         return OptionalInt.empty();
@@ -203,7 +203,11 @@ public final class RootlessNamespace {
       if (mode == RootlessMode.TRUE) {
         throw new RootlessException("cannot enter a rootless user namespace: " + e.getMessage(), e);
       }
-      System.err.println("layerd: warning: running without a user namespace: " + e.getMessage());
+      System.err.println(
+          "layerd: warning: running without a user namespace ("
+              + e.getMessage()
+              + "): the owners the layers name will be dropped, every file made will be owned by"
+              + " your uid and gid; `layerctl doctor` says what to fix so that they are kept");
       return OptionalInt.empty();
     }
   }

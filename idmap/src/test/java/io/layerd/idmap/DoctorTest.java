@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.layerd.sys.Sys;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -69,6 +70,27 @@ class DoctorTest {
   /** Setuid-root files can be made here only by root; CI runs as root. */
   private static boolean root() {
     return Sys.geteuid() == 0;
+  }
+
+  /**
+   * Issue 14, item 9: {@code max_user_namespaces is 9} when the file holds 96367 (the kernel
+   * answers a read at a non-zero offset of an integer sysctl with nothing). The real /proc,
+   * compared with what cat reads.
+   */
+  @Test
+  void aRealSysctlIsReadWhole() throws Exception {
+    Path f = Path.of("/proc/sys/user/max_user_namespaces");
+    org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(f), "no user namespaces here");
+    Process cat = new ProcessBuilder("cat", f.toString()).start();
+    String truth =
+        new String(cat.getInputStream().readAllBytes(), StandardCharsets.US_ASCII).strip();
+    assertEquals(0, cat.waitFor());
+    DoctorCheck c =
+        new Doctor(new Doctor.Environment(Path.of("/"), env, 1001, 1001, false, probe))
+            .check()
+            .check("max_user_namespaces")
+            .orElseThrow();
+    assertTrue(c.detail().endsWith(" is " + truth), c.detail() + " (cat reads " + truth + ")");
   }
 
   @Test

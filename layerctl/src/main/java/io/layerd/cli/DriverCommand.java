@@ -56,6 +56,18 @@ final class DriverCommand implements Runnable {
     return Path.of(home, ".local", "share", "layerd");
   }
 
+  /** Whose engine the verdicts are for. */
+  static String probedAs(Host host) {
+    if (host.realRoot()) {
+      return "root's engine (layerd run by root)";
+    }
+    if (host.inUserNamespace()) {
+      return "this user's rootless engine (layerd in its user namespace, as it runs)";
+    }
+    return "this user without a user namespace (--rootless=false, or none could be entered):"
+        + " layerd, which enters one, may choose otherwise";
+  }
+
   /** {@code layerctl driver probe}: every driver's verdict, and the choice with why. */
   @Command(
       name = "probe",
@@ -70,11 +82,13 @@ final class DriverCommand implements Runnable {
             + " data-root's filesystem, /dev/fuse) and say which one the data-root would use, and"
             + " why: an explicit choice (--driver, else LAYERD_DRIVER), else the driver whose"
             + " layers are already there, else the first usable one by priority.",
+        "A plain user's probe runs inside the rootless user namespace, as layerd does"
+            + " (--rootless says when): it answers for the engine that user would run.",
         "A missing data-root is created (mode 0700). The verdicts are written to the data-root's"
             + " probe cache, which the engine uses while the kernel, the user and the drivers stay"
             + " the same; this command always probes afresh."
       })
-  static final class Probe implements Callable<Integer> {
+  static final class Probe implements Callable<Integer>, UsesUserNamespace {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
     @Option(
@@ -125,6 +139,7 @@ final class DriverCommand implements Runnable {
         doc.put("kernel", host.kernel().release());
         doc.put("uid", Sys.geteuid());
         doc.put("userNamespace", host.inUserNamespace());
+        doc.put("probedAs", probedAs(host));
         doc.put("explicit", explicit == null ? null : explicit.driver());
         doc.put("chosen", selection == null ? null : selection.chosen());
         doc.put("why", selection == null ? null : selection.why());
@@ -144,12 +159,13 @@ final class DriverCommand implements Runnable {
         Json.print(out, doc);
       } else {
         out.printf(
-            "data-root: %s (%s)%nkernel: %s; uid %d%s%n%n",
+            "data-root: %s (%s)%nkernel: %s; uid %d%s%nprobed as %s%n%n",
             root,
             fs.backingName(),
             host.kernel().release(),
             Sys.geteuid(),
-            host.inUserNamespace() ? ", in a user namespace" : "");
+            host.inUserNamespace() ? ", in a user namespace" : "",
+            probedAs(host));
         for (DriverSelector.Verdict v : verdicts) {
           out.printf(
               "%-16s %s%s%n",

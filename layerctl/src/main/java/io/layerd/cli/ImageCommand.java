@@ -87,6 +87,13 @@ final class ImageCommand implements Runnable {
     @Option(names = "--json", description = "Print the result as JSON.")
     boolean json;
 
+    @Option(
+        names = "--into-existing",
+        description =
+            "Unpack over what an existing, non-empty DEST holds (without it such a DEST is"
+                + " refused). Not staged: a failure leaves the entries applied so far.")
+    boolean intoExisting;
+
     @Override
     public Integer call() throws Exception {
       Inputs.requireReadable("image", image);
@@ -98,6 +105,14 @@ final class ImageCommand implements Runnable {
           throw new CliException("--platform: " + e.getMessage(), ExitCode.USAGE);
         }
       }
+      if (!intoExisting && UnpackCommand.nonEmptyDirectory(dest)) {
+        throw new CliException(
+            dest
+                + " exists and is not empty: layerctl unpacks into a new directory, made whole or"
+                + " not at all; choose a DEST that does not exist, or give --into-existing to"
+                + " unpack over what it holds",
+            ExitCode.USAGE);
+      }
       ImageResult r;
       try (Progress progress = Progress.forTerminal(options.quiet)) {
         LayerApplier applier = options.applier(progress);
@@ -106,6 +121,7 @@ final class ImageCommand implements Runnable {
                 .applier(applier)
                 .platform(p)
                 .ref(ref)
+                .notes(note -> spec.commandLine().getErr().println("layerctl: " + note))
                 .build()
                 .unpack(image, dest);
       }

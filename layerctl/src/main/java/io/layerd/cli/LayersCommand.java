@@ -175,7 +175,9 @@ final class LayersCommand implements Runnable {
       }
       JsonNode n = JSON.readTree(r.getContent());
       if (n != null && n.hasNonNull("Err")) {
-        throw new CliException(n.get("Err").asText(), 1);
+        String err = n.get("Err").asText();
+        // The daemon's "layerd: " prefix is for dockerd's logs; here the message is layerctl's.
+        throw new CliException(err.startsWith("layerd: ") ? err.substring(8) : err, 1);
       }
       if (r.getStatus() != 200 || n == null) {
         throw new IOException(socket + " answered " + r.getStatus() + ": is it a layerd?");
@@ -199,6 +201,9 @@ final class LayersCommand implements Runnable {
 
     @Override
     public void remove(String id) throws IOException {
+      // GraphDriver.Remove of a missing layer succeeds (dockerd expects that); a user asking to
+      // remove a layer that is not there is told so, as offline.
+      call("Layerd.Inspect", Map.of("ID", id));
       call("GraphDriver.Remove", Map.of("ID", id));
     }
 

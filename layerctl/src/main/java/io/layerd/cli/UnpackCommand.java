@@ -3,6 +3,7 @@ package io.layerd.cli;
 import io.layerd.unpack.ApplyResult;
 import io.layerd.unpack.LayerApplier;
 import io.layerd.unpack.Staging;
+import io.layerd.unpack.image.ImageArchives;
 import java.io.FileDescriptor;
 import java.io.FileInputStream;
 import java.io.IOException;
@@ -34,7 +35,9 @@ import picocli.CommandLine.Spec;
     description = {
       "Apply layers (tar, gzip, zstd, xz or bzip2; '-' for standard input) in order into DEST.",
       "When DEST does not exist the layers are applied in a sibling staging directory that is"
-          + " renamed to DEST only when every layer applied: a failure leaves no DEST behind."
+          + " renamed to DEST only when every layer applied: a failure leaves no DEST behind. A"
+          + " staging directory an interrupted run left is removed by the next run into DEST.",
+      "An existing, non-empty DEST is refused unless --into-existing is given."
     })
 final class UnpackCommand implements Callable<Integer>, UsesUserNamespace {
   @Spec picocli.CommandLine.Model.CommandSpec spec;
@@ -63,6 +66,13 @@ final class UnpackCommand implements Callable<Integer>, UsesUserNamespace {
   @Option(names = "--json", description = "Print the result as JSON.")
   boolean json;
 
+  @Option(
+      names = "--into-existing",
+      description =
+          "Apply the layers over what an existing, non-empty DEST holds (without it such a DEST is"
+              + " refused). Not staged: a failure leaves the entries applied so far.")
+  boolean intoExisting;
+
   @Override
   public Integer call() throws Exception {
     List<String> layers = args.subList(0, args.size() - 1);
@@ -70,10 +80,11 @@ final class UnpackCommand implements Callable<Integer>, UsesUserNamespace {
     if (digests.size() > layers.size() || diffIds.size() > layers.size()) {
       throw new CliException(
           "more --digest/--diff-id values than layers: give one per layer, in the layers' order",
-          2);
+          ExitCode.USAGE);
     }
     if (layers.stream().filter("-"::equals).count() > 1) {
-      throw new CliException("standard input ('-') can be given as a layer only once", 2);
+      throw new CliException(
+          "standard input ('-') can be given as a layer only once", ExitCode.USAGE);
     }
     for (String l : layers) {
       if (!l.equals("-")) {
@@ -86,7 +97,38 @@ final class UnpackCommand implements Callable<Integer>, UsesUserNamespace {
                 + " directory) use 'layerctl image unpack "
                 + l
                 + " DEST'",
-            2);
+            ExitCode.USAGE);
+      }
+      String image = l.equals("-") ? null : ImageArchives.kind(Path.of(l));
+      if (image != null) {
+        throw new CliException(
+            l
+                + " is "
+                + image
+                + " (a whole image), not a layer: use 'layerctl image unpack "
+                + l
+                + " DEST'",
+            ExitCode.USAGE);
+      }
+    }
+    if (!intoExisting && nonEmptyDirectory(dest)) {
+      throw new CliException(
+          dest
+              + " exists and is not empty: layerctl unpacks into a new directory, made whole or"
+              + " not at all; choose a DEST that does not exist, or give --into-existing to apply"
+              + " the layers over what it holds",
+          ExitCode.USAGE);
+    }
+    List<LayerApplier.Expect> expects = new ArrayList<>();
+    for (int i = 0; i < layers.size(); i++) {
+      try {
+        expects.add(
+            new LayerApplier.Expect(
+                i < digests.size() ? digests.get(i) : null,
+                i < diffIds.size() ? diffIds.get(i) : null));
+      } catch (IllegalArgumentException e) {
+        throw new CliException(
+            e.getMessage() + " (for layer " + layers.get(i) + ")", ExitCode.USAGE);
       }
     }
     List<ApplyResult> results;
@@ -103,21 +145,28 @@ final class UnpackCommand implements Callable<Integer>, UsesUserNamespace {
                       .progress()
                       .layerStarts(
                           l, i, layers.size(), l.equals("-") ? -1 : Files.size(Path.of(l)));
-                  LayerApplier.Expect expect =
-                      new LayerApplier.Expect(
-                          i < digests.size() ? digests.get(i) : null,
-                          i < diffIds.size() ? diffIds.get(i) : null);
                   try (InputStream in = open(l)) {
-                    out.add(applier.apply(l.equals("-") ? "<stdin>" : l, in, root, expect));
+                    out.add(applier.apply(l.equals("-") ? "<stdin>" : l, in, root, expects.get(i)));
                   }
                 }
                 return out;
-              });
+              },
+              note -> spec.commandLine().getErr().println("layerctl: " + note));
     }
     if (!options.quiet || json) {
       print(spec.commandLine().getOut(), spec.commandLine().getErr(), dest, results, json);
     }
     return ExitCode.OK;
+  }
+
+  /** True for an existing directory that holds something (a symlink to one counts). */
+  static boolean nonEmptyDirectory(Path dest) throws IOException {
+    if (!Files.isDirectory(dest)) {
+      return false;
+    }
+    try (var s = Files.list(dest)) {
+      return s.findAny().isPresent();
+    }
   }
 
   private static InputStream open(String layer) throws IOException {
@@ -147,6 +196,20 @@ final class UnpackCommand implements Callable<Integer>, UsesUserNamespace {
       Map<String, Object> about,
       List<String> warnings)
       throws IOException {
+    long dropped = results.stream().mapToLong(ApplyResult::keptOwners).sum();
+    if (dropped > 0 && io.layerd.sys.Sys.geteuid() != 0) {
+      // A plain user outside a user namespace: no owner could be given (see Options.applier).
+      warnings = new ArrayList<>(warnings);
+      warnings.add(
+          "no user namespace: "
+              + (dropped == 1
+                  ? "the owner of 1 entry was"
+                  : "the owners of " + dropped + " entries were")
+              + " not kept, every file belongs to uid "
+              + io.layerd.sys.Sys.geteuid()
+              + "; fix what `layerctl doctor` reports (layerctl then enters a user namespace) and"
+              + " unpack again to keep them");
+    }
     if (json) {
       Map<String, Object> doc = new LinkedHashMap<>();
       doc.put("destination", dest.toAbsolutePath().toString());

@@ -30,8 +30,7 @@ class IdCommandsUserTest {
 
   @BeforeEach
   void layer() throws IOException {
-    dir = Files.createTempDirectory(Path.of("/tmp"), "layerd-check-ids-");
-    Sys.fchmodat(Sys.AT_FDCWD, dir.toString().getBytes(StandardCharsets.UTF_8), 0755, 0);
+    dir = readableDirectory("layerd-check-ids-");
     layer = dir.resolve("layer.tar.gz");
     Files.write(
         layer,
@@ -147,6 +146,13 @@ class IdCommandsUserTest {
   }
 
   /** In the child: runs layerctl with args[1..] and checks that it exits with args[0]. */
+  /** A new directory under /tmp that every user can read (root's default would be 0700). */
+  static Path readableDirectory(String prefix) throws IOException {
+    Path d = Files.createTempDirectory(Path.of("/tmp"), prefix);
+    Sys.fchmodat(Sys.AT_FDCWD, d.toString().getBytes(StandardCharsets.UTF_8), 0755, 0);
+    return d;
+  }
+
   static void expect(String[] args) {
     String[] rest = java.util.Arrays.copyOfRange(args, 1, args.length);
     Cli.Run r = Cli.run(rest);

@@ -69,6 +69,9 @@ final class LibC {
   /** int fchmod(int fd, mode_t mode); */
   static native int fchmod(int fd, int mode);
 
+  /** int flock(int fd, int operation); */
+  static native int flock(int fd, int operation);
+
   /** int utimensat(int dirfd, const char *path, const struct timespec times[2], int flags); */
   static native int utimensat(int dirfd, byte[] path, long[] times, int flags);
 

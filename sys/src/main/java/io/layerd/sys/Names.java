@@ -65,6 +65,34 @@ public final class Names {
     return sb.toString();
   }
 
+  /** The longest text {@link #brief} leaves whole. */
+  public static final int BRIEF = 200;
+
+  /**
+   * Text for a message, at most about {@value #BRIEF} characters: longer text (a 60,000-byte path)
+   * becomes its start, "…", its end and its length, so that a message stays one readable line.
+   */
+  public static String brief(String s) {
+    if (s.length() <= BRIEF) {
+      return s;
+    }
+    int half = BRIEF / 2 - 4;
+    int start = half;
+    if (Character.isHighSurrogate(s.charAt(start - 1))) {
+      start--;
+    }
+    int end = s.length() - half;
+    if (Character.isLowSurrogate(s.charAt(end))) {
+      end++;
+    }
+    return s.substring(0, start) + "…" + s.substring(end) + " (" + s.length() + " characters)";
+  }
+
+  /** {@link #display} of a name, made {@link #brief}. */
+  public static String brief(byte[] name) {
+    return brief(display(name));
+  }
+
   /** The length of a valid multi-byte UTF-8 sequence at i, or 1 when there is none. */
   private static int utf8Length(byte[] s, int i) {
     int b = s[i] & 0xff;

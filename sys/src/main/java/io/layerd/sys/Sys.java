@@ -54,6 +54,10 @@ public final class Sys {
   public static final int RENAME_NOREPLACE = 1;
   public static final int RENAME_EXCHANGE = 2;
 
+  // flock(2) operations.
+  private static final int LOCK_EX = 2;
+  private static final int LOCK_NB = 4;
+
   // openat2(2) resolve flags (include/uapi/linux/openat2.h).
   public static final long RESOLVE_NO_XDEV = 0x01;
   public static final long RESOLVE_NO_MAGICLINKS = 0x02;
@@ -241,8 +245,9 @@ public final class Sys {
   /**
    * The same contract as {@link #openInRoot}, for kernels without openat2: a walk one component at
    * a time with O_NOFOLLOW, reading each symlink and splicing its target into the rest of the path
-   * (an absolute target restarts at the root), keeping the directories walked on a stack so that
-   * {@code ..} never goes above the root. Public so that both paths are tested everywhere.
+   * (an absolute target restarts at the root), with a {@link DirWalk} so that {@code ..} never goes
+   * above the root and one descriptor is held whatever the depth. Public so that both paths are
+   * tested everywhere.
    */
   public static int openInRootByWalk(int rootFd, byte[] path, int flags, int mode)
       throws IOException {
@@ -258,24 +263,21 @@ public final class Sys {
       // which is opened O_DIRECTORY (and followed if it is a symlink), as the kernel does.
       rest.add(new byte[] {'.'});
     }
-    Deque<Integer> stack = new ArrayDeque<>();
     boolean followLast = (flags & O_NOFOLLOW) == 0;
     int links = 0;
-    try {
+    try (DirWalk walk = new DirWalk(rootFd)) { // one descriptor whatever the depth
       while (true) {
-        int cur = stack.isEmpty() ? rootFd : stack.peek();
+        int cur = walk.current();
         byte[] c = rest.poll();
         if (c == null) {
-          // The path named a directory on the stack (or the root itself): reopen it as asked.
+          // The path named a directory of the walk (or the root itself): reopen it as asked.
           return openat(cur, new byte[] {'.'}, flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW), mode);
         }
         if (Names.isDot(c)) {
           continue;
         }
         if (Names.isDotDot(c)) {
-          if (!stack.isEmpty()) {
-            LibC.close(stack.pop());
-          }
+          walk.up();
           continue;
         }
         boolean last = rest.isEmpty();
@@ -297,20 +299,14 @@ public final class Sys {
             rest.push(parts.get(i));
           }
           if (target.length > 0 && target[0] == '/') {
-            while (!stack.isEmpty()) {
-              LibC.close(stack.pop());
-            }
+            walk.toRoot();
           }
           continue;
         }
         if (last) {
           return openat(cur, c, flags | O_NOFOLLOW, mode);
         }
-        stack.push(openat(cur, c, O_PATH | O_DIRECTORY | O_NOFOLLOW, 0));
-      }
-    } finally {
-      while (!stack.isEmpty()) {
-        LibC.close(stack.pop());
+        walk.enter(c);
       }
     }
   }
@@ -447,6 +443,30 @@ public final class Sys {
   public static void fchmodat(int dirfd, byte[] path, int mode, int flags) throws IOException {
     if (LibC.fchmodat(dirfd, Names.cstr(path), mode, flags) != 0) {
       throw fail("fchmodat", dirfd, path);
+    }
+  }
+
+  /**
+   * int flock(int fd, LOCK_EX | LOCK_NB); an exclusive lock on the open file (a directory too),
+   * released when every descriptor of that open file is closed, so also when its process dies. True
+   * when taken, false when another open file holds it.
+   */
+  public static boolean tryFlockExclusive(int fd) throws IOException {
+    if (LibC.flock(fd, LOCK_EX | LOCK_NB) == 0) {
+      return true;
+    }
+    if (Native.getLastError() == Errno.EAGAIN.number()) {
+      return false;
+    }
+    throw fail("flock", fd, null);
+  }
+
+  /** int flock(int fd, LOCK_EX); waits until the exclusive lock is taken. */
+  public static void flockExclusive(int fd) throws IOException {
+    while (LibC.flock(fd, LOCK_EX) != 0) {
+      if (Native.getLastError() != Errno.EINTR.number()) {
+        throw fail("flock", fd, null);
+      }
     }
   }
 

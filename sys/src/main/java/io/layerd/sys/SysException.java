@@ -41,6 +41,25 @@ public final class SysException extends FileSystemException implements NativeFai
     return call + ": " + Errno.describe(errno);
   }
 
+  /**
+   * The message: the path(s) made {@link Names#brief} (a 60,000-byte path stays one readable line;
+   * {@code getFile()} keeps the whole path), then the call and errno.
+   */
+  static String message(String file, String other, String call, int errno) {
+    if (file == null && other == null) {
+      return reason(call, errno);
+    }
+    return (file == null ? "" : Names.brief(file))
+        + (other == null ? "" : " -> " + Names.brief(other))
+        + ": "
+        + reason(call, errno);
+  }
+
+  @Override
+  public String getMessage() {
+    return message(getFile(), getOtherFile(), call, errno);
+  }
+
   /** The exception for a failed call: the closest java.nio.file type, carrying call and errno. */
   public static IOException of(String call, int errno, String file, String other) {
     Errno e = Errno.of(errno);
@@ -76,6 +95,11 @@ public final class SysException extends FileSystemException implements NativeFai
     }
 
     @Override
+    public String getMessage() {
+      return SysException.message(getFile(), getOtherFile(), call, errno);
+    }
+
+    @Override
     public String call() {
       return call;
     }
@@ -95,6 +119,11 @@ public final class SysException extends FileSystemException implements NativeFai
       super(file, other, reason(call, errno));
       this.call = call;
       this.errno = errno;
+    }
+
+    @Override
+    public String getMessage() {
+      return SysException.message(getFile(), getOtherFile(), call, errno);
     }
 
     @Override
@@ -120,6 +149,11 @@ public final class SysException extends FileSystemException implements NativeFai
     }
 
     @Override
+    public String getMessage() {
+      return SysException.message(getFile(), getOtherFile(), call, errno);
+    }
+
+    @Override
     public String call() {
       return call;
     }
@@ -140,8 +174,7 @@ public final class SysException extends FileSystemException implements NativeFai
       super(file);
       this.call = call;
       this.errno = errno;
-      this.message =
-          file + (other == null ? "" : " -> " + other) + ": " + SysException.reason(call, errno);
+      this.message = SysException.message(file, other, call, errno);
     }
 
     @Override
@@ -170,8 +203,7 @@ public final class SysException extends FileSystemException implements NativeFai
       super(file);
       this.call = call;
       this.errno = errno;
-      this.message =
-          file + (other == null ? "" : " -> " + other) + ": " + SysException.reason(call, errno);
+      this.message = SysException.message(file, other, call, errno);
     }
 
     @Override

@@ -171,9 +171,35 @@ public final class LayerApplier {
     }
   }
 
-  /** What the caller expects of a layer; null fields are not checked. */
+  /**
+   * What the caller expects of a layer; null fields are not checked. Each given value is checked
+   * when made, before any work: {@code sha256:} and 64 hex digits (the one algorithm layerd
+   * verifies), else IllegalArgumentException naming the value.
+   */
   public record Expect(String digest, String diffId) {
     public static final Expect NOTHING = new Expect(null, null);
+
+    private static final java.util.regex.Pattern SHA256 =
+        java.util.regex.Pattern.compile("(?i)sha256:[0-9a-f]{64}");
+
+    public Expect {
+      checkDigest("digest", digest);
+      checkDigest("diffID", diffId);
+    }
+
+    private static void checkDigest(String what, String value) {
+      if (value != null && !SHA256.matcher(value).matches()) {
+        throw new IllegalArgumentException(
+            "the expected "
+                + what
+                + " '"
+                + Names.brief(Names.bytes(value))
+                + "' is not a sha256 digest: give sha256: and 64 hex digits"
+                + (value.indexOf(':') > 0 && !value.regionMatches(true, 0, "sha256:", 0, 7)
+                    ? " (layerd verifies only sha256)"
+                    : ""));
+      }
+    }
   }
 
   /** Applies a layer to the directory {@code target}, which must exist. */

@@ -27,12 +27,13 @@ import org.tukaani.xz.XZInputStream;
  * Slice}s of the chunks without copying them. Memory is bounded by the chunk pool: a decoder that
  * runs ahead waits for a chunk to come back.
  *
- * <p>The same semantics as {@link LayerStream} (which stays the simple, single-threaded form):
- * compression by magic bytes; gzip with every member read, each trailer verified, and bytes after
- * the last member that do not start another member ignored (but digested); zstd frames (skippable
- * ones too) to the end of the input; the layer read to its end so that its digest covers every
- * byte. gzip is inflated by Intel ISA-L when {@link IsalInflater#available()}, else by
- * java.util.zip.
+ * <p>The semantics of {@link LayerStream} (which stays the simple, single-threaded form):
+ * compression by magic bytes; gzip with every member read and each trailer verified; zstd frames
+ * (skippable ones too) to the end of the input; the layer read to its end so that its digest covers
+ * every byte. One rule more, the applier's (see ARCHITECTURE.md): bytes after the last gzip member
+ * or zstd frame that do not start another are refused ({@link TrailingData}, containerd's rule),
+ * where LayerStream's GZIPInputStream ignores them. gzip is inflated by Intel ISA-L when {@link
+ * IsalInflater#available()}, else by java.util.zip.
  */
 final class LayerPipeline implements AutoCloseable {
   /** Chunks per apply: 32 x 256 KiB. */
@@ -54,6 +55,13 @@ final class LayerPipeline implements AutoCloseable {
   private final Thread digester;
   private volatile boolean cancelled;
   private boolean finished;
+
+  /**
+   * The decoder's chunk being filled (decoder thread only): on a failure what it holds is handed on
+   * before the failure, so that the reader fails where the good bytes end, not at an entry the
+   * decoder had run ahead of.
+   */
+  private Chunk filling;
 
   // Set by the digest thread before it ends.
   private volatile String diffId;
@@ -278,12 +286,15 @@ final class LayerPipeline implements AutoCloseable {
       toReader.add(END);
       trace("decoded " + compression.label() + (gzipByIsal() ? " (ISA-L)" : ""));
     } catch (IOException | RuntimeException e) {
+      if (!cancelled && filling != null) {
+        publish(filling);
+      }
       toDigest.add(END);
       if (cancelled) {
         return;
       }
       IOException failure =
-          compression == Compression.NONE
+          compression == Compression.NONE || e instanceof TrailingData
               ? (e instanceof IOException ? (IOException) e : new IOException(e.toString(), e))
               : corrupt(e);
       toReader.add(failure);
@@ -311,8 +322,42 @@ final class LayerPipeline implements AutoCloseable {
         e);
   }
 
+  /**
+   * Bytes after the last compressed member (gzip) or frame (zstd) that do not start another: the
+   * compressed layer must be valid to its last byte, as containerd requires (its applier reads the
+   * decompressed stream to its end after the tar and fails on the decompressor's error; moby
+   * ignores that error). Bytes after the tar's end-of-archive inside the decompressed stream are
+   * read, digested into the diffID and ignored, as both do.
+   */
+  static final class TrailingData extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    TrailingData(Compression c, long offset, String detail) {
+      super(
+          "the "
+              + c.label()
+              + " data ends at byte "
+              + offset
+              + " of the layer, and what follows is not another "
+              + (c == Compression.GZIP ? "gzip member" : c.label() + " frame")
+              + " ("
+              + detail
+              + "): the compressed layer has trailing garbage, which layerd refuses as containerd"
+              + " does; recompress the layer or remove the bytes after its end");
+    }
+  }
+
+  /** The decoder's next chunk to fill. */
+  private Chunk fill() throws IOException {
+    filling = pool.take();
+    return filling;
+  }
+
   /** Hands a filled chunk to the digest and the reader. */
   private void publish(Chunk c) {
+    if (c == filling) {
+      filling = null;
+    }
     c.buffer.flip();
     if (!c.buffer.hasRemaining()) {
       c.release();
@@ -325,7 +370,7 @@ final class LayerPipeline implements AutoCloseable {
 
   private void plain() throws IOException {
     while (true) {
-      Chunk c = pool.take();
+      Chunk c = fill();
       int n = raw.readInto(c.buffer);
       publish(c);
       if (n < 0) {
@@ -342,7 +387,7 @@ final class LayerPipeline implements AutoCloseable {
             ? new XZInputStream(buffered)
             : new BZip2CompressorInputStream(buffered, true);
     byte[] heap = new byte[64 * 1024];
-    Chunk c = pool.take();
+    Chunk c = fill();
     while (true) {
       int r = in.read(heap, 0, Math.min(heap.length, c.buffer.remaining()));
       if (r < 0) {
@@ -351,7 +396,7 @@ final class LayerPipeline implements AutoCloseable {
       c.buffer.put(heap, 0, r);
       if (!c.buffer.hasRemaining()) {
         publish(c);
-        c = pool.take();
+        c = fill();
       }
       checkCancelled();
     }
@@ -366,7 +411,7 @@ final class LayerPipeline implements AutoCloseable {
 
   private void unzstd() throws IOException {
     try (ZstdDecompressCtx ctx = new ZstdDecompressCtx()) {
-      Chunk c = pool.take();
+      Chunk c = fill();
       boolean frameDone = false; // as of the last call that moved bytes
       boolean eof = false;
       while (true) {
@@ -376,7 +421,7 @@ final class LayerPipeline implements AutoCloseable {
         ByteBuffer in = raw.in;
         if (!c.buffer.hasRemaining()) {
           publish(c);
-          c = pool.take();
+          c = fill();
         }
         int ip = in.position();
         int op = c.buffer.position();
@@ -384,6 +429,10 @@ final class LayerPipeline implements AutoCloseable {
         try {
           done = ctx.decompressDirectByteBufferStream(c.buffer, in);
         } catch (ZstdException e) {
+          if (frameDone && op == c.buffer.position()) {
+            // A frame ended, and what follows is not the start of another.
+            throw new TrailingData(compression, raw.count - (in.limit() - ip), e.getMessage());
+          }
           throw new IOException(e.getMessage(), e);
         }
         boolean moved = ip != in.position() || op != c.buffer.position();
@@ -407,7 +456,7 @@ final class LayerPipeline implements AutoCloseable {
   private void gunzip() throws IOException {
     Inflating inflating = isal ? new Isal() : new Zlib();
     try {
-      Chunk c = pool.take();
+      Chunk c = fill();
       boolean first = true;
       while (true) {
         if (!first) {
@@ -416,10 +465,14 @@ final class LayerPipeline implements AutoCloseable {
           if (!raw.in.hasRemaining() && !raw.refill()) {
             break;
           }
+          long at = raw.count - raw.in.remaining();
           try {
             header();
           } catch (IOException notAMember) {
-            break;
+            throw new TrailingData(
+                compression,
+                at,
+                notAMember.getMessage() == null ? "a header cut short" : notAMember.getMessage());
           }
         } else {
           header();
@@ -429,7 +482,7 @@ final class LayerPipeline implements AutoCloseable {
         while (true) {
           if (!c.buffer.hasRemaining()) {
             publish(c);
-            c = pool.take();
+            c = fill();
           }
           ByteBuffer in = raw.in;
           int ip = in.position();

@@ -1,6 +1,7 @@
 package io.layerd.unpack;
 
 import io.layerd.sys.DirEntry;
+import io.layerd.sys.DirWalk;
 import io.layerd.sys.Errno;
 import io.layerd.sys.Names;
 import io.layerd.sys.NativeFailure;
@@ -197,22 +198,22 @@ final class RootedTree implements Closeable {
     toClose.clear();
   }
 
-  /** The RESOLVE_IN_ROOT walk, making what is missing. Returns a new O_PATH descriptor. */
+  /**
+   * The RESOLVE_IN_ROOT walk, making what is missing. Returns a new O_PATH descriptor. One
+   * descriptor is held whatever the depth ({@link DirWalk}).
+   */
   private int walkCreating(List<byte[]> comps) throws IOException {
     Deque<byte[]> rest = new ArrayDeque<>(comps);
-    Deque<Integer> stack = new ArrayDeque<>();
     int links = 0;
-    try {
+    try (DirWalk walk = new DirWalk(rootFd)) {
       while (!rest.isEmpty()) {
-        int cur = stack.isEmpty() ? rootFd : stack.peek();
+        int cur = walk.current();
         byte[] c = rest.poll();
         if (Names.isDot(c)) {
           continue;
         }
         if (Names.isDotDot(c)) {
-          if (!stack.isEmpty()) {
-            Sys.closeQuietly(stack.pop());
-          }
+          walk.up();
           continue;
         }
         Stat st = statOrNull(cur, c);
@@ -228,9 +229,7 @@ final class RootedTree implements Closeable {
             rest.push(parts.get(i));
           }
           if (target.length > 0 && target[0] == '/') {
-            while (!stack.isEmpty()) {
-              Sys.closeQuietly(stack.pop());
-            }
+            walk.toRoot();
           }
           continue;
         }
@@ -245,13 +244,9 @@ final class RootedTree implements Closeable {
           Sys.mkdirat(cur, c, 0755);
           implied.made(cur, c, overWhiteout);
         }
-        stack.push(Sys.openat(cur, c, Sys.O_PATH | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0));
+        walk.enter(c);
       }
-      return stack.isEmpty() ? Sys.openat(rootFd, new byte[] {'.'}, Sys.O_PATH, 0) : stack.pop();
-    } finally {
-      while (!stack.isEmpty()) {
-        Sys.closeQuietly(stack.pop());
-      }
+      return walk.take();
     }
   }
 
@@ -281,57 +276,77 @@ final class RootedTree implements Closeable {
       Sys.unlinkat(dirFd, name, 0);
       return st.isSymlink();
     }
+    // Each level keeps its name and its unread entries (memory); one descriptor, the deepest
+    // level's, is open whatever the depth, and going up opens '..' and checks it is the parent.
     final class Frame {
-      final int parent;
       final byte[] name;
-      final int fd;
       final Iterator<DirEntry> entries;
+      final long dev;
+      final long ino;
 
-      Frame(int parent, byte[] name, int fd) throws IOException {
-        this.parent = parent;
+      Frame(byte[] name, int fd) throws IOException {
         this.name = name;
-        this.fd = fd;
+        Stat s = Sys.fstat(fd);
+        this.dev = s.dev();
+        this.ino = s.ino();
         this.entries = Sys.readDirectory(fd).iterator();
       }
     }
     Deque<Frame> stack = new ArrayDeque<>();
+    int fd = Sys.openat(dirFd, name, Sys.O_RDONLY | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0);
     try {
-      stack.push(
-          new Frame(
-              dirFd,
-              name,
-              Sys.openat(dirFd, name, Sys.O_RDONLY | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0)));
+      stack.push(new Frame(name, fd));
       while (!stack.isEmpty()) {
         Frame f = stack.peek();
         if (f.entries.hasNext()) {
           DirEntry e = f.entries.next();
           boolean isDir = e.type() == Sys.DT_DIR;
           if (e.type() == Sys.DT_UNKNOWN) {
-            Stat s = statOrNull(f.fd, e.name());
+            Stat s = statOrNull(fd, e.name());
             if (s == null) {
               continue;
             }
             isDir = s.isDirectory();
           }
           if (isDir) {
-            stack.push(
-                new Frame(
-                    f.fd,
-                    e.name(),
-                    Sys.openat(
-                        f.fd, e.name(), Sys.O_RDONLY | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0)));
+            int child =
+                Sys.openat(fd, e.name(), Sys.O_RDONLY | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0);
+            Frame c;
+            try {
+              c = new Frame(e.name(), child);
+            } catch (IOException | RuntimeException ex) {
+              Sys.closeQuietly(child);
+              throw ex;
+            }
+            Sys.close(fd);
+            fd = child;
+            stack.push(c);
           } else {
-            Sys.unlinkat(f.fd, e.name(), 0);
+            Sys.unlinkat(fd, e.name(), 0);
           }
         } else {
           stack.pop();
-          Sys.close(f.fd);
-          Sys.unlinkat(f.parent, f.name, Sys.AT_REMOVEDIR);
+          Frame parent = stack.peek();
+          int up = -1;
+          if (parent != null) {
+            up = Sys.openat(fd, new byte[] {'.', '.'}, Sys.O_RDONLY | Sys.O_DIRECTORY, 0);
+            Stat s = Sys.fstat(up);
+            if (s.dev() != parent.dev || s.ino() != parent.ino) {
+              Sys.closeQuietly(up);
+              throw new IOException(
+                  "a directory was moved while it was removed: "
+                      + Sys.where(fd, null)
+                      + " is no longer in the directory it was found in");
+            }
+          }
+          Sys.close(fd);
+          fd = up;
+          Sys.unlinkat(parent == null ? dirFd : fd, f.name, Sys.AT_REMOVEDIR);
         }
       }
     } finally {
-      while (!stack.isEmpty()) {
-        Sys.closeQuietly(stack.pop().fd);
+      if (fd >= 0) {
+        Sys.closeQuietly(fd);
       }
     }
     return true;

@@ -42,6 +42,8 @@ public final class TarReader {
   private final byte[] header = new byte[BLOCK];
   private long position; // bytes consumed from `in`
   private long remaining; // data bytes of the current entry not yet read
+  private TarEntry current; // for messages only
+  private long currentSize; // the current entry's stored data bytes
   private long padding; // padding after the current entry's data
   private boolean atEnd;
 
@@ -115,7 +117,10 @@ public final class TarReader {
           skip(padded(size));
           continue;
         default:
-          return entry(flag, size, pax, longName, longLink, headerOffset);
+          TarEntry t = entry(flag, size, pax, longName, longLink, headerOffset);
+          current = t;
+          currentSize = remaining;
+          return t;
       }
     }
   }
@@ -130,7 +135,7 @@ public final class TarReader {
     }
     int n = in.read(buf, off, (int) Math.min(len, remaining));
     if (n < 0) {
-      throw new InvalidArchiveException("the stream ends inside an entry's data", position);
+      throw endsInsideData();
     }
     remaining -= n;
     position += n;
@@ -149,7 +154,7 @@ public final class TarReader {
     }
     Chunks.Slice s = ((LayerPipeline.ChunkStream) in).slice((int) Math.min(max, remaining));
     if (s == null) {
-      throw new InvalidArchiveException("the stream ends inside an entry's data", position);
+      throw endsInsideData();
     }
     remaining -= s.length();
     position += s.length();
@@ -174,9 +179,29 @@ public final class TarReader {
   }
 
   private void skipRest() throws IOException {
-    skip(remaining + padding);
-    remaining = 0;
+    while (remaining > 0) {
+      int r = in.read(skipBuf, 0, (int) Math.min(skipBuf.length, remaining));
+      if (r < 0) {
+        throw endsInsideData();
+      }
+      remaining -= r;
+      position += r;
+    }
+    skip(padding);
     padding = 0;
+  }
+
+  /** The stream ended inside the current entry's data: which entry, and how much is missing. */
+  private InvalidArchiveException endsInsideData() {
+    return new InvalidArchiveException(
+        "the stream ends inside the data of entry '"
+            + io.layerd.sys.Names.brief(current.displayName())
+            + "' ("
+            + (currentSize - remaining)
+            + " of its "
+            + currentSize
+            + " bytes present): the layer is cut short",
+        position);
   }
 
   private TarEntry entry(
@@ -597,7 +622,13 @@ public final class TarReader {
   // ---------------------------------------------------------------- numbers and fields
 
   private static void verifyChecksum(byte[] h, long offset) throws InvalidArchiveException {
-    long stored = parseNumber(h, 148, 8, "checksum", offset);
+    if ((h[148] & 0x80) != 0) {
+      // Base-256 is for sizes, ids and times; a checksum is octal. Random bytes land here.
+      throw new InvalidArchiveException(
+          "a header's checksum field holds no octal number: the archive is corrupt or not a tar",
+          offset);
+    }
+    long stored = parseNumber(h, 148, 8, "header checksum", offset);
     // One pass (every header goes through here): the unsigned sum, and the bytes over 0x7f, each
     // of which counts 256 less in the signed sum; the checksum field counts as eight spaces.
     int unsignedSum = 0;

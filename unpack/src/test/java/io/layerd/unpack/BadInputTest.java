@@ -1,6 +1,7 @@
 package io.layerd.unpack;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -89,6 +90,43 @@ class BadInputTest {
     return out;
   }
 
+  /**
+   * Issue 14, item 5: one rule for bytes after the compressed data (refused, as containerd does),
+   * and a message naming that cause, never the entry the decoder had run ahead of.
+   */
+  @Test
+  void junkAfterTheCompressedLayerIsRefusedNamingTheCause() throws IOException {
+    TarBuilder big = TarBuilder.create();
+    for (int i = 0; i < 400; i++) {
+      big.file(String.format("etc/f%04d", i), 2000 + i);
+    }
+    byte[] junk = "this is not compressed data at all".getBytes(StandardCharsets.US_ASCII);
+    for (String format : List.of("gzip", "zstd")) {
+      byte[] compressed = format.equals("gzip") ? big.gzip() : big.zstd();
+      byte[] blob = Arrays.copyOf(compressed, compressed.length + junk.length);
+      System.arraycopy(junk, 0, blob, compressed.length, junk.length);
+      LayerApplyException e = failsStaged(blob);
+      assertEquals(null, e.entry(), format + ": " + e.getMessage());
+      assertTrue(
+          e.getMessage()
+              .contains(
+                  "the " + format + " data ends at byte " + compressed.length + " of the layer"),
+          e.getMessage());
+      assertTrue(e.getMessage().contains("trailing garbage"), e.getMessage());
+      assertFalse(e.getMessage().contains("entry '"), e.getMessage());
+    }
+    // Bytes after the tar's end-of-archive inside the compressed data are the tar's: accepted.
+    byte[] tail = big.trailingData(junk).gzip();
+    Path dest = tmp.resolve("tail");
+    Staging.into(
+        dest,
+        fd ->
+            LayerApplier.builder()
+                .build()
+                .apply(NAME, new ByteArrayInputStream(tail), fd, LayerApplier.Expect.NOTHING));
+    assertTrue(Files.exists(dest.resolve("etc/f0399")));
+  }
+
   @Test
   void aTarCutAnywhereIsRefused() throws IOException {
     byte[] tar = layer().build();
@@ -171,6 +209,65 @@ class BadInputTest {
     failsStaged(text);
     failsStaged(new byte[] {0x1f, (byte) 0x8b});
     failsStaged(new byte[] {0x1f, (byte) 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3});
+  }
+
+  /** Issue 14, item 6: random input reported "stored -4323753931486559854". */
+  @Test
+  void randomInputSaysWhatIsWrongWithTheHeader() throws IOException {
+    java.util.Random random = new java.util.Random(14);
+    for (int i = 0; i < 200; i++) {
+      byte[] noise = new byte[1024];
+      random.nextBytes(noise);
+      noise[0] = 'x'; // not a compression's magic bytes
+      if (i % 2 == 0) {
+        noise[148] |= (byte) 0x80; // a base-256 checksum field
+      }
+      LayerApplyException e = failsStaged(noise);
+      assertFalse(e.getMessage().matches("(?s).*stored -?\\d.*"), e.getMessage());
+      assertTrue(
+          e.getMessage().contains("checksum field holds no octal number")
+              || e.getMessage().contains("header checksum field is not an octal number")
+              || e.getMessage().contains("header checksum mismatch"),
+          e.getMessage());
+    }
+  }
+
+  /** Issue 14, item 6: "the stream ends inside an entry's data" named no entry. */
+  @Test
+  void aTarCutInsideAnEntrysDataNamesTheEntry() throws IOException {
+    byte[] tar = TarBuilder.create().file("etc/a", "a").file("bin/tool", 40_000).build();
+    LayerApplyException e = failsStaged(Arrays.copyOf(tar, 512 * 3 + 10_000));
+    assertTrue(
+        e.getMessage()
+            .contains(
+                "the stream ends inside the data of entry 'bin/tool' (10000 of its 40000 bytes"
+                    + " present)"),
+        e.getMessage());
+  }
+
+  /** Issue 14, item 6: a 60,000-byte path gave a 120 KB one-line error, the path twice. */
+  @Test
+  void aLongNameIsShortenedAndPrintedOnce() throws IOException {
+    String component = "d".repeat(200);
+    String longName = (component + "/").repeat(299) + "f";
+    LayerApplyException e = failsStaged(TarBuilder.create().file(longName, "x").build());
+    String m = e.getMessage();
+    assertTrue(m.length() < 800, m.length() + " characters: " + m);
+    assertTrue(m.contains("…"), m);
+    assertTrue(m.contains("(" + longName.length() + " characters)"), m);
+    int first = m.indexOf("entry '");
+    assertTrue(first >= 0, m);
+    assertEquals(-1, m.indexOf("entry '", first + 1), m);
+    assertEquals(1, count(m, "(" + longName.length() + " characters)"), m);
+    assertEquals(1, count(m, " characters)"), "the path once: " + m);
+  }
+
+  private static int count(String s, String part) {
+    int n = 0;
+    for (int i = s.indexOf(part); i >= 0; i = s.indexOf(part, i + 1)) {
+      n++;
+    }
+    return n;
   }
 
   /** The error of a failing entry names it. */

@@ -43,11 +43,13 @@ public final class ImageUnpacker {
   private final LayerApplier applier;
   private final Platform platform;
   private final String ref;
+  private final java.util.function.Consumer<String> notes;
 
   private ImageUnpacker(Builder b) {
     this.applier = b.applier;
     this.platform = b.platform;
     this.ref = b.ref;
+    this.notes = b.notes;
   }
 
   public static Builder builder() {
@@ -59,6 +61,7 @@ public final class ImageUnpacker {
     private LayerApplier applier = LayerApplier.builder().build();
     private Platform platform;
     private String ref;
+    private java.util.function.Consumer<String> notes = note -> {};
 
     private Builder() {}
 
@@ -88,6 +91,15 @@ public final class ImageUnpacker {
       return this;
     }
 
+    /**
+     * Where to tell what was cleaned up first (the staging directory an interrupted run left, see
+     * {@link Staging#into(Path, Staging.Work, java.util.function.Consumer)}); default: nowhere.
+     */
+    public Builder notes(java.util.function.Consumer<String> notes) {
+      this.notes = Objects.requireNonNull(notes);
+      return this;
+    }
+
     public ImageUnpacker build() {
       return new ImageUnpacker(this);
     }
@@ -104,7 +116,7 @@ public final class ImageUnpacker {
     Objects.requireNonNull(dest, "dest");
     try (BlobStore store = BlobStore.open(image)) {
       Plan plan = plan(store, image.toString());
-      List<ApplyResult> results = Staging.into(dest, root -> apply(store, plan, root));
+      List<ApplyResult> results = Staging.into(dest, root -> apply(store, plan, root), notes);
       return new ImageResult(
           plan.format(),
           plan.refName(),
