@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.layerd.testkit.TreeManifest;
+import io.layerd.unpack.LayerStream;
 import io.layerd.unpack.TarEntry;
 import io.layerd.unpack.TarReader;
 import java.io.IOException;
@@ -16,7 +17,6 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -136,6 +136,23 @@ final class DockerScenario {
     int savedLayers = checkSaved(saved);
 
     h.docker("rm", "c0", "c1", "c2").ok();
+    // save, then load back what was saved: the same image again
+    h.docker("rmi", COMMITTED).ok();
+    h.docker("load", "-i", saved.toString()).ok();
+    assertEquals(
+        runCommitted,
+        h.docker(
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                COMMITTED,
+                "sh",
+                "-c",
+                "cat /data/new.txt /made/cp-in.txt; ls /etc/network 2>&1 || true")
+            .ok()
+            .stdout(),
+        h.describe() + ": the image loaded back from docker save");
     h.docker("rmi", COMMITTED, DockerTestImage.TAG).ok();
     assertEquals("", h.docker("ps", "-aq").ok().stdout().strip(), "no containers are left");
     assertEquals("", h.docker("images", "-q").ok().stdout().strip(), "no images are left");
@@ -168,7 +185,7 @@ final class DockerScenario {
    * hardlinks), as a tree manifest without the times nobody controls: directories' (they change
    * with their content), the -init layer's, and those of paths the container changed.
    */
-  private static TreeManifest export(DockerHost h, String container, Path dir, Set<String> changed)
+  static TreeManifest export(DockerHost h, String container, Path dir, Set<String> changed)
       throws IOException {
     Path tar = dir.resolveSibling(container + ".tar");
     h.dockerTo(tar, "export", container).ok();
@@ -201,54 +218,44 @@ final class DockerScenario {
   }
 
   /**
-   * A saved image: every layer's tar hashes to the diff_id its config lists (dockerd rebuilt them
-   * from what the storage driver kept), and there is one layer more than the base image had.
+   * A saved image: every layer hashes, uncompressed, to the diff_id its config lists (dockerd
+   * rebuilt them from what the storage kept), and there is one layer more than the base image had.
+   * Docker 20.10 saves {@code ID/layer.tar} files; Docker 28 with the containerd image store an OCI
+   * layout whose {@code manifest.json} names blobs, compressed or not.
    */
   private static int checkSaved(Path saved) throws IOException {
-    Map<String, String> layerDigests = new HashMap<>();
-    Map<String, byte[]> small = new LinkedHashMap<>();
+    Map<String, byte[]> files = new LinkedHashMap<>();
     try (InputStream in = Files.newInputStream(saved)) {
       TarReader r = new TarReader(in);
       for (TarEntry e = r.next(); e != null; e = r.next()) {
-        if (e.type() != TarEntry.Type.FILE) {
-          continue;
-        }
-        String name = e.displayName();
-        if (name.endsWith("/layer.tar")) {
-          java.security.MessageDigest md = sha256();
-          byte[] buf = new byte[64 * 1024];
-          InputStream c = r.content();
-          for (int n; (n = c.read(buf)) > 0; ) {
-            md.update(buf, 0, n);
-          }
-          layerDigests.put(name, "sha256:" + java.util.HexFormat.of().formatHex(md.digest()));
-        } else {
-          small.put(name, r.content().readAllBytes());
+        if (e.type() == TarEntry.Type.FILE) {
+          files.put(e.displayName(), r.content().readAllBytes());
         }
       }
     }
     ObjectMapper json = new ObjectMapper();
-    JsonNode manifest = json.readTree(small.get("manifest.json")).get(0);
-    JsonNode config = json.readTree(small.get(manifest.get("Config").asText()));
+    JsonNode manifest = json.readTree(files.get("manifest.json")).get(0);
+    JsonNode config = json.readTree(files.get(manifest.get("Config").asText()));
     List<String> diffIds = DockerTestImage.diffIds(config);
     List<String> layers = new ArrayList<>();
     manifest.get("Layers").forEach(n -> layers.add(n.asText()));
     assertEquals(DockerTestImage.layers() + 1, layers.size(), "saved layers: " + layers);
+    assertEquals(diffIds.size(), layers.size(), "saved layers and diff_ids: " + layers);
     for (int i = 0; i < layers.size(); i++) {
+      byte[] blob = files.get(layers.get(i));
+      assertTrue(blob != null, "docker save: layer " + layers.get(i) + " is in the archive");
       assertEquals(
           diffIds.get(i),
-          layerDigests.get(layers.get(i)),
+          diffId(blob),
           "docker save: layer " + i + " (" + layers.get(i) + ") hashes to its diff_id");
     }
-    assertTrue(layers.size() == diffIds.size());
     return layers.size();
   }
 
-  private static java.security.MessageDigest sha256() {
-    try {
-      return java.security.MessageDigest.getInstance("SHA-256");
-    } catch (java.security.NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
+  /** The digest of a layer's uncompressed tar. */
+  private static String diffId(byte[] blob) throws IOException {
+    try (LayerStream s = LayerStream.open(new java.io.ByteArrayInputStream(blob))) {
+      return s.finish().diffId();
     }
   }
 }

@@ -1,0 +1,142 @@
+package io.layerd.daemon;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.layerd.testkit.DeviceMode;
+import io.layerd.testkit.EndToEndTest;
+import io.layerd.testkit.Require;
+import io.layerd.testkit.TestData;
+import io.layerd.testkit.TestUser;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.TestInstance;
+
+/**
+ * Rootless Docker 28 as a user runs it today: the test user starts {@code layerd
+ * rootless-containerd --docker} (rootlesskit with slirp4netns; layerd, containerd 2.1.9 and dockerd
+ * 28.5.2 with the containerd image store inside its namespaces). The docker steps of {@link
+ * DockerScenario} and {@link ImageStoreScenario} (load of the real archives, BuildKit's build, save
+ * and load back...) show what they show on Docker's built-in overlayfs snapshotter under the same
+ * rootless set-up; after rmi and containerd's garbage collection layerd holds no layer. Then
+ * rootless {@code ctr} imports and runs on layerd.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+abstract class RootlessContainerdDockerSuite {
+  private Path dir;
+  private DeviceMode tun;
+  private RootlessDocker docker;
+
+  abstract String driver();
+
+  /** Docker's built-in overlayfs snapshotter under the same rootless set-up, once per JVM. */
+  private static Outcomes reference;
+
+  private record Outcomes(DockerScenario.Outcome steps, ImageStoreScenario.Outcome images) {}
+
+  private static final String REFERENCE = "rootless Docker 28's built-in overlayfs";
+
+  @BeforeAll
+  void start() throws Exception {
+    Require.root();
+    Require.userNamespaces();
+    Require.kernelAtLeast(5, 11); // overlay in a user namespace: the reference's and overlay2's
+    Require.command("rootlesskit");
+    Require.command("slirp4netns");
+    Require.command("setpriv");
+    Require.command("nsenter");
+    Require.command("tar");
+    ModernClients clients = ModernClients.get();
+    TestUser user = TestUser.standard();
+    // slirp4netns opens /dev/net/tun as the user (0666 on most distributions, 0600 on some).
+    tun = DeviceMode.openToUsers(DeviceMode.NET_TUN);
+    // Short: unix sockets live under it.
+    dir = Files.createTempDirectory(Path.of("/tmp"), "rlc-");
+    Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+    synchronized (RootlessContainerdDockerSuite.class) {
+      if (reference == null) {
+        try (RootlessDocker ref =
+            RootlessDocker.onContainerd(user, dir.resolve("r"), clients, "vfs", "overlayfs")) {
+          reference =
+              new Outcomes(
+                  DockerScenario.run(ref, dir.resolve("rw")),
+                  ImageStoreScenario.run(ref, dir.resolve("ri")));
+        }
+      }
+    }
+    docker = RootlessDocker.onContainerd(user, dir.resolve("d"), clients, driver(), "layerd");
+  }
+
+  @AfterAll
+  void stop() throws Exception {
+    try {
+      if (docker != null) {
+        docker.close();
+      }
+    } finally {
+      try {
+        if (tun != null) {
+          tun.close();
+        }
+      } finally {
+        if (dir != null) {
+          BuiltInReference.removeTree(dir);
+        }
+      }
+    }
+  }
+
+  @EndToEndTest
+  void dockerStepsShowWhatBuiltInOverlayfsShows() throws Exception {
+    DockerScenario.Outcome o = DockerScenario.run(docker, dir.resolve("w"));
+    EndToEndChecks.sameAs(docker, REFERENCE, reference.steps(), o);
+    ImageStoreScenario.Outcome images = ImageStoreScenario.run(docker, dir.resolve("i"));
+    EndToEndChecks.sameAs(docker, REFERENCE, reference.images(), images);
+    awaitNoLayer();
+  }
+
+  @EndToEndTest
+  void rootlessCtrImportsAndRunsOnLayerd() throws Exception {
+    Path image = docker.inputs().resolve("ctr-busybox.tar");
+    OciArchive.named(
+        TestData.file("images/busybox-1.38.0-glibc-oci"), ImageStoreScenario.BUSYBOX, image);
+    Files.setPosixFilePermissions(image, PosixFilePermissions.fromString("rw-r--r--"));
+    String ns = "layerd-test";
+    docker.ctr(ns, "images", "import", "--snapshotter", "layerd", image.toString()).ok();
+    List<String> run =
+        new ArrayList<>(List.of("run", "--rm", "--snapshotter", "layerd", "--net-host"));
+    run.addAll(cgroupFlags());
+    run.addAll(
+        List.of(ImageStoreScenario.BUSYBOX, "ctr-run", "sh", "-c", "echo x > /f; cat /f; id -u"));
+    assertEquals("x\n0\n", docker.ctr(ns, run.toArray(new String[0])).ok().stdout());
+    docker.ctr(ns, "images", "rm", "--sync", ImageStoreScenario.BUSYBOX).ok();
+    awaitNoLayer();
+  }
+
+  /**
+   * A rootless container has a cgroup only where systemd delegated one to the user's session
+   * (cgroup v2); on cgroup v1 never, and the test user has no session either way. So ctr asks for
+   * no cgroup and no CPU shares (its default sets 1024, which runc could not apply), which works on
+   * both versions.
+   */
+  private static List<String> cgroupFlags() {
+    return List.of("--cgroup", "", "--cpu-shares", "0");
+  }
+
+  /** containerd's garbage collection removes the snapshots, and layerd the layers (async). */
+  private void awaitNoLayer() throws Exception {
+    long deadline = System.nanoTime() + 30_000_000_000L;
+    List<Path> left = docker.layerdLayers();
+    while (!left.isEmpty()) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError(docker.describe() + ": layers left after rmi and GC: " + left);
+      }
+      Thread.sleep(200);
+      left = docker.layerdLayers();
+    }
+  }
+}
