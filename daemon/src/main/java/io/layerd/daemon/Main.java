@@ -9,10 +9,8 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine;
@@ -47,31 +45,10 @@ import picocli.CommandLine.Option;
 public final class Main implements Callable<Integer> {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
-  @Option(names = "--data-root", paramLabel = "DIR", description = "Where layers are kept.")
-  Path dataRoot;
+  @CommandLine.Mixin EngineOptions engine = new EngineOptions();
 
   @Option(names = "--socket", paramLabel = "PATH", description = "The unix socket to listen on.")
   Path socket;
-
-  @Option(
-      names = "--driver",
-      paramLabel = "NAME",
-      description =
-          "The storage driver (vfs, overlay2, fuse-overlayfs, btrfs). Default: the one whose"
-              + " layers the data-root holds, else the first that works here.")
-  String driver;
-
-  @Option(
-      names = "--config",
-      paramLabel = "FILE",
-      description = "The JSON config file (it must exist when given).")
-  Path config;
-
-  @Option(
-      names = "--storage-opt",
-      paramLabel = "KEY=VALUE",
-      description = "A driver option (repeatable).")
-  Map<String, String> storageOpts;
 
   @Option(
       names = "--unmapped-ids",
@@ -79,12 +56,6 @@ public final class Main implements Callable<Integer> {
       description =
           "What ApplyDiff does with a file owner the id mapping cannot represent. Default: fail.")
   String unmappedIds;
-
-  @Option(
-      names = "--log-level",
-      paramLabel = "LEVEL",
-      description = "trace, debug, info (default), warn or error.")
-  String logLevel;
 
   @Option(
       names = "--shutdown-timeout",
@@ -158,18 +129,14 @@ public final class Main implements Callable<Integer> {
 
   Settings settings() throws IOException {
     Settings.Flags flags =
-        new Settings.Flags(
-            dataRoot,
+        engine.flags(
             socket,
-            driver,
-            storageOpts == null ? null : new LinkedHashMap<>(storageOpts),
             unmappedIds == null ? null : UnmappedIdPolicy.parse(unmappedIds),
-            logLevel,
             shutdownTimeout == null ? null : Duration.ofSeconds(shutdownTimeout),
             containerdSocket);
     boolean userNs = RootlessNamespace.inUserNamespace();
     return Settings.resolve(
-        flags, config, Settings.Environment.current(Sys.geteuid() == 0, userNs));
+        flags, engine.config, Settings.Environment.current(Sys.geteuid() == 0, userNs));
   }
 
   /** slf4j-simple reads its settings once, when the first logger is made: before anything logs. */

@@ -13,13 +13,12 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -102,26 +101,7 @@ final class RootlessContainerdCommand implements Callable<Integer> {
               + " moby#51363).")
   Net net = Net.slirp4netns;
 
-  @Option(names = "--data-root", paramLabel = "DIR", description = "layerd's data-root.")
-  Path dataRoot;
-
-  @Option(
-      names = "--driver",
-      paramLabel = "NAME",
-      description = "layerd's storage driver (vfs, overlay2, fuse-overlayfs, btrfs).")
-  String driver;
-
-  @Option(names = "--config", paramLabel = "FILE", description = "layerd's JSON config file.")
-  Path config;
-
-  @Option(
-      names = "--storage-opt",
-      paramLabel = "KEY=VALUE",
-      description = "A layerd driver option (repeatable).")
-  Map<String, String> storageOpts;
-
-  @Option(names = "--log-level", paramLabel = "LEVEL", description = "layerd's log level.")
-  String logLevel;
+  @Mixin EngineOptions engine = new EngineOptions();
 
   @Parameters(paramLabel = "DOCKERD-ARGS", description = "Passed on to dockerd (with --docker).")
   List<String> dockerdArgs = new ArrayList<>();
@@ -235,25 +215,12 @@ final class RootlessContainerdCommand implements Callable<Integer> {
     if (docker) {
       a.add("--docker");
     }
-    addOption(a, "--data-root", dataRoot);
-    addOption(a, "--driver", driver);
-    addOption(a, "--config", config);
-    addOption(a, "--log-level", logLevel);
-    if (storageOpts != null) {
-      storageOpts.forEach((k, v) -> a.addAll(List.of("--storage-opt", k + "=" + v)));
-    }
+    a.addAll(engine.args());
     if (!dockerdArgs.isEmpty()) {
       a.add("--");
       a.addAll(dockerdArgs);
     }
     return a;
-  }
-
-  private static void addOption(List<String> a, String name, Object value) {
-    if (value != null) {
-      a.add(name);
-      a.add(value.toString());
-    }
   }
 
   /** $XDG_RUNTIME_DIR, where the sockets go (as rootless Docker's and containerd's). */
@@ -337,16 +304,8 @@ final class RootlessContainerdCommand implements Callable<Integer> {
     Files.createDirectories(places.containerdConfig().getParent());
     Settings settings =
         Settings.resolve(
-            new Settings.Flags(
-                dataRoot,
-                places.pluginSocket(),
-                driver,
-                storageOpts == null ? null : new LinkedHashMap<>(storageOpts),
-                null,
-                logLevel,
-                null,
-                places.snapshotterSocket()),
-            config,
+            engine.flags(places.pluginSocket(), null, null, places.snapshotterSocket()),
+            engine.config,
             env);
     Main.configureLogging(settings.logLevel());
     try (Stack stack = new Stack()) {

@@ -116,18 +116,7 @@ final class DockerScenario {
     TreeManifest ran = export(h, "c1", work.resolve("c1"), changed);
 
     h.docker("commit", "c1", COMMITTED).ok();
-    String runCommitted =
-        h.docker(
-                "run",
-                "--rm",
-                "--network",
-                "none",
-                COMMITTED,
-                "sh",
-                "-c",
-                "cat /data/new.txt /made/cp-in.txt; ls /etc/network 2>&1 || true")
-            .ok()
-            .stdout();
+    String runCommitted = runCommitted(h);
     h.docker("create", "--name", "c2", "--network", "none", COMMITTED, "true").ok();
     TreeManifest committed = export(h, "c2", work.resolve("c2"), changed);
 
@@ -140,23 +129,26 @@ final class DockerScenario {
     h.docker("rmi", COMMITTED).ok();
     h.docker("load", "-i", saved.toString()).ok();
     assertEquals(
-        runCommitted,
-        h.docker(
-                "run",
-                "--rm",
-                "--network",
-                "none",
-                COMMITTED,
-                "sh",
-                "-c",
-                "cat /data/new.txt /made/cp-in.txt; ls /etc/network 2>&1 || true")
-            .ok()
-            .stdout(),
-        h.describe() + ": the image loaded back from docker save");
+        runCommitted, runCommitted(h), h.describe() + ": the image loaded back from docker save");
     h.docker("rmi", COMMITTED, DockerTestImage.TAG).ok();
     assertEquals("", h.docker("ps", "-aq").ok().stdout().strip(), "no containers are left");
     assertEquals("", h.docker("images", "-q").ok().stdout().strip(), "no images are left");
     return new Outcome(created, ran, committed, diff, copiedOut, runOut, runCommitted, savedLayers);
+  }
+
+  /** A run of the committed image that shows what the commit kept. */
+  private static String runCommitted(DockerHost h) throws IOException {
+    return h.docker(
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            COMMITTED,
+            "sh",
+            "-c",
+            "cat /data/new.txt /made/cp-in.txt; ls /etc/network 2>&1 || true")
+        .ok()
+        .stdout();
   }
 
   /** The content of the one regular file in a tar ({@code docker cp CONTAINER:FILE -}). */

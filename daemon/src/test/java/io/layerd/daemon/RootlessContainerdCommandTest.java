@@ -74,9 +74,9 @@ class RootlessContainerdCommandTest {
     assertEquals("rootless-containerd", args.get(0));
     RootlessContainerdCommand again = parse(args.subList(1, args.size()).toArray(new String[0]));
     assertTrue(again.docker);
-    assertEquals("vfs", again.driver);
-    assertEquals(Path.of("/d"), again.dataRoot);
-    assertEquals("c", again.storageOpts.get("a.b"));
+    assertEquals("vfs", again.engine.driver);
+    assertEquals(Path.of("/d"), again.engine.dataRoot);
+    assertEquals("c", again.engine.storageOpts.get("a.b"));
     assertEquals(RootlessContainerdCommand.Net.slirp4netns, again.net);
     assertEquals(List.of("--debug", "--log-level=warn"), again.dockerdArgs);
   }

@@ -87,9 +87,7 @@ final class RootlessDocker extends DockerHost {
             "rootless Docker 28 on containerd 2.1 ("
                 + user.name()
                 + ", layerd rootless-containerd), "
-                + (snapshotter.equals(ContainerdConfig.SNAPSHOTTER_NAME)
-                    ? "layerd's " + driver
-                    : "built-in " + snapshotter),
+                + storage(snapshotter, driver),
             clients);
     try {
       d.makeDirs();
