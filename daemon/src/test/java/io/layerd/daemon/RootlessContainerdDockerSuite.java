@@ -33,12 +33,10 @@ abstract class RootlessContainerdDockerSuite {
 
   abstract String driver();
 
-  /** Docker's built-in overlayfs snapshotter under the same rootless set-up, once per JVM. */
-  private static Outcomes reference;
-
-  private record Outcomes(DockerScenario.Outcome steps, ImageStoreScenario.Outcome images) {}
-
   private static final String REFERENCE = "rootless Docker 28's built-in overlayfs";
+
+  private TestUser user;
+  private ModernClients clients;
 
   @BeforeAll
   void start() throws Exception {
@@ -50,24 +48,13 @@ abstract class RootlessContainerdDockerSuite {
     Require.command("setpriv");
     Require.command("nsenter");
     Require.command("tar");
-    ModernClients clients = ModernClients.get();
-    TestUser user = TestUser.standard();
+    clients = ModernClients.get();
+    user = TestUser.standard();
     // slirp4netns opens /dev/net/tun as the user (0666 on most distributions, 0600 on some).
     tun = DeviceMode.openToUsers(DeviceMode.NET_TUN);
     // Short: unix sockets live under it.
     dir = Files.createTempDirectory(Path.of("/tmp"), "rlc-");
     Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
-    synchronized (RootlessContainerdDockerSuite.class) {
-      if (reference == null) {
-        try (RootlessDocker ref =
-            RootlessDocker.onContainerd(user, dir.resolve("r"), clients, "vfs", "overlayfs")) {
-          reference =
-              new Outcomes(
-                  DockerScenario.run(ref, dir.resolve("rw")),
-                  ImageStoreScenario.run(ref, dir.resolve("ri")));
-        }
-      }
-    }
     docker = RootlessDocker.onContainerd(user, dir.resolve("d"), clients, driver(), "layerd");
   }
 
@@ -92,10 +79,13 @@ abstract class RootlessContainerdDockerSuite {
 
   @EndToEndTest
   void dockerStepsShowWhatBuiltInOverlayfsShows() throws Exception {
-    DockerScenario.Outcome o = DockerScenario.run(docker, dir.resolve("w"));
-    EndToEndChecks.sameAs(docker, REFERENCE, reference.steps(), o);
-    ImageStoreScenario.Outcome images = ImageStoreScenario.run(docker, dir.resolve("i"));
-    EndToEndChecks.sameAs(docker, REFERENCE, reference.images(), images);
+    ContainerdDockerReference.Outcome ref = ContainerdDockerReference.rootless(user, clients);
+    DockerScenario.Outcome o = DockerScenario.run(docker, dir.resolve("w1"));
+    EndToEndChecks.sameAs(docker, REFERENCE, ref.scenario(), o);
+    ContainerdDockerScenario.Outcome more = ContainerdDockerScenario.run(docker, dir.resolve("w2"));
+    // Usage is the blocks of each layer's own directory, as overlayfs's: the sizes agree where
+    // the layers are kept as overlayfs keeps them.
+    ContainerdDockerScenario.assertSame(docker, ref.more(), more, driver().equals("overlay2"));
     awaitNoLayer();
   }
 
@@ -103,7 +93,7 @@ abstract class RootlessContainerdDockerSuite {
   void rootlessCtrImportsAndRunsOnLayerd() throws Exception {
     Path image = docker.inputs().resolve("ctr-busybox.tar");
     OciArchive.named(
-        TestData.file("images/busybox-1.38.0-glibc-oci"), ImageStoreScenario.BUSYBOX, image);
+        TestData.file("images/busybox-1.38.0-glibc-oci"), ContainerdDockerScenario.BUSYBOX, image);
     Files.setPosixFilePermissions(image, PosixFilePermissions.fromString("rw-r--r--"));
     String ns = "layerd-test";
     docker.ctr(ns, "images", "import", "--snapshotter", "layerd", image.toString()).ok();
@@ -111,9 +101,10 @@ abstract class RootlessContainerdDockerSuite {
         new ArrayList<>(List.of("run", "--rm", "--snapshotter", "layerd", "--net-host"));
     run.addAll(cgroupFlags());
     run.addAll(
-        List.of(ImageStoreScenario.BUSYBOX, "ctr-run", "sh", "-c", "echo x > /f; cat /f; id -u"));
+        List.of(
+            ContainerdDockerScenario.BUSYBOX, "ctr-run", "sh", "-c", "echo x > /f; cat /f; id -u"));
     assertEquals("x\n0\n", docker.ctr(ns, run.toArray(new String[0])).ok().stdout());
-    docker.ctr(ns, "images", "rm", "--sync", ImageStoreScenario.BUSYBOX).ok();
+    docker.ctr(ns, "images", "rm", "--sync", ContainerdDockerScenario.BUSYBOX).ok();
     awaitNoLayer();
   }
 
