@@ -2,7 +2,6 @@ package io.layerd.daemon;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import io.layerd.testkit.DeviceMode;
 import io.layerd.testkit.EndToEndTest;
 import io.layerd.testkit.Require;
 import io.layerd.testkit.TestData;
@@ -28,7 +27,6 @@ import org.junit.jupiter.api.TestInstance;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 abstract class RootlessContainerdDockerSuite {
   private Path dir;
-  private DeviceMode tun;
   private RootlessDocker docker;
 
   abstract String driver();
@@ -50,8 +48,6 @@ abstract class RootlessContainerdDockerSuite {
     Require.command("tar");
     clients = ModernClients.get();
     user = TestUser.standard();
-    // slirp4netns opens /dev/net/tun as the user (0666 on most distributions, 0600 on some).
-    tun = DeviceMode.openToUsers(DeviceMode.NET_TUN);
     // Short: unix sockets live under it.
     dir = Files.createTempDirectory(Path.of("/tmp"), "rlc-");
     Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
@@ -65,14 +61,8 @@ abstract class RootlessContainerdDockerSuite {
         docker.close();
       }
     } finally {
-      try {
-        if (tun != null) {
-          tun.close();
-        }
-      } finally {
-        if (dir != null) {
-          BuiltInReference.removeTree(dir);
-        }
+      if (dir != null) {
+        BuiltInReference.removeTree(dir);
       }
     }
   }

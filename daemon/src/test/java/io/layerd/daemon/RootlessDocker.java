@@ -2,6 +2,7 @@ package io.layerd.daemon;
 
 import io.layerd.daemon.containerd.ContainerdConfig;
 import io.layerd.testkit.ChildJvm;
+import io.layerd.testkit.DeviceMode;
 import io.layerd.testkit.TestUser;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -25,6 +26,7 @@ final class RootlessDocker extends DockerHost {
   private final Path dir;
   private final String description;
   private final ModernClients clients; // null for the plugin route
+  private DeviceMode tun; // opened for slirp4netns on the containerd route
   private Process script;
 
   private RootlessDocker(TestUser user, Path dir, String description, ModernClients clients) {
@@ -90,6 +92,8 @@ final class RootlessDocker extends DockerHost {
                 + storage(snapshotter, driver),
             clients);
     try {
+      // slirp4netns opens /dev/net/tun as the user (0666 on most distributions, 0600 on some).
+      d.tun = DeviceMode.openToUsers(DeviceMode.NET_TUN);
       d.makeDirs();
       Path plugins = Files.createDirectories(dir.resolve("cli").resolve("cli-plugins"));
       Files.createSymbolicLink(
@@ -256,8 +260,14 @@ final class RootlessDocker extends DockerHost {
     try {
       stop(script, Duration.ofSeconds(60));
     } finally {
-      RootfulDocker.unmountUnder(dir);
-      BuiltInReference.removeTree(dir);
+      try {
+        RootfulDocker.unmountUnder(dir);
+        BuiltInReference.removeTree(dir);
+      } finally {
+        if (tun != null) {
+          tun.close(); // the mode it had before (nested opens close in the reverse order)
+        }
+      }
     }
   }
 
