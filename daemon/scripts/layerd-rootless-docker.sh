@@ -97,8 +97,9 @@ until [ -S "$socket" ]; do
 done
 
 if [ "$net" = host ]; then
-  # The host's network namespace belongs to the initial user namespace: no bridge from here.
-  set -- --iptables=false --ip6tables=false --bridge=none "$@"
+  # The host's network namespace belongs to the initial user namespace: no bridge from here, and
+  # no writing /proc/sys/net/ipv4/ip_forward (where it is 0, dockerd's start would fail on it).
+  set -- --iptables=false --ip6tables=false --bridge=none --ip-forward=false "$@"
 fi
 dockerd --rootless --experimental --storage-driver layerd "$@" &
 dockerd_pid=$!

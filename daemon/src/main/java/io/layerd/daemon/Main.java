@@ -12,7 +12,6 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -51,37 +50,23 @@ import picocli.CommandLine.Option;
       "  layerd",
       "  # the same rootless (a user's dockerd under rootlesskit):",
       "  layerd rootless-docker",
+      "  # rootless containerd 2.x (and with --docker, Docker 28+) on layerd:",
+      "  layerd rootless-containerd --docker",
       ""
     },
-    subcommands = {CommandLine.HelpCommand.class, RootlessDockerCommand.class, ConfigCommand.class})
+    subcommands = {
+      CommandLine.HelpCommand.class,
+      RootlessDockerCommand.class,
+      RootlessContainerdCommand.class,
+      ConfigCommand.class
+    })
 public final class Main implements Callable<Integer> {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
-  @Option(names = "--data-root", paramLabel = "DIR", description = "Where layers are kept.")
-  Path dataRoot;
+  @CommandLine.Mixin EngineOptions engine = new EngineOptions();
 
   @Option(names = "--socket", paramLabel = "PATH", description = "The unix socket to listen on.")
   Path socket;
-
-  @Option(
-      names = "--driver",
-      paramLabel = "NAME",
-      description =
-          "The storage driver (vfs, overlay2, fuse-overlayfs, btrfs). Default: the one whose"
-              + " layers the data-root holds, else the first that works here.")
-  String driver;
-
-  @Option(
-      names = "--config",
-      paramLabel = "FILE",
-      description = "The JSON config file (it must exist when given).")
-  Path config;
-
-  @Option(
-      names = "--storage-opt",
-      paramLabel = "KEY=VALUE",
-      description = "A driver option (repeatable).")
-  Map<String, String> storageOpts;
 
   @Option(
       names = "--on-unmapped-id",
@@ -96,12 +81,6 @@ public final class Main implements Callable<Integer> {
   void deprecatedUnmappedIds(String value) {
     unmappedIds = value;
   }
-
-  @Option(
-      names = "--log-level",
-      paramLabel = "LEVEL",
-      description = "trace, debug, info (default), warn or error.")
-  String logLevel;
 
   @Option(
       names = "--shutdown-timeout",
@@ -179,18 +158,14 @@ public final class Main implements Callable<Integer> {
 
   Settings settings() throws IOException {
     Settings.Flags flags =
-        new Settings.Flags(
-            dataRoot,
+        engine.flags(
             socket,
-            driver,
-            storageOpts == null ? null : new LinkedHashMap<>(storageOpts),
             unmappedIds == null ? null : UnmappedIdPolicy.parse(unmappedIds),
-            logLevel,
             shutdownTimeout == null ? null : Duration.ofSeconds(shutdownTimeout),
             containerdSocket);
     boolean userNs = RootlessNamespace.inUserNamespace();
     return Settings.resolve(
-        flags, config, Settings.Environment.current(Sys.geteuid() == 0, userNs));
+        flags, engine.config, Settings.Environment.current(Sys.geteuid() == 0, userNs));
   }
 
   /**

@@ -40,6 +40,13 @@ abstract class DockerHost implements AutoCloseable {
     return Files.isExecutable(Path.of("/usr/bin/docker")) ? "/usr/bin/docker" : "docker";
   }
 
+  /** What a Docker 28 keeps its images on: "layerd's DRIVER", or "built-in SNAPSHOTTER". */
+  static String storage(String snapshotter, String driver) {
+    return snapshotter.equals(io.layerd.daemon.containerd.ContainerdConfig.SNAPSHOTTER_NAME)
+        ? "layerd's " + driver
+        : "built-in " + snapshotter;
+  }
+
   /** The command prefix that runs the docker CLI against this dockerd. */
   abstract List<String> cli();
 

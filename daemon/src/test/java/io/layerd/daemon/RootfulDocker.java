@@ -78,10 +78,7 @@ final class RootfulDocker extends DockerHost {
       throws Exception {
     RootfulDocker d =
         new RootfulDocker(
-            dir,
-            "Docker 28 on containerd 2.1, "
-                + (snapshotter.equals("layerd") ? "layerd's " + driver : "built-in " + snapshotter),
-            runDirs());
+            dir, "Docker 28 on containerd 2.1, " + storage(snapshotter, driver), runDirs());
     try {
       Files.createDirectories(dir);
       Path snapSocket = dir.resolve("s.sock");

@@ -426,8 +426,12 @@ public final class RootlessNamespace {
     }
   }
 
-  /** A tool on PATH or in the standard directories; the bare name when not found. */
-  static String findTool(String name) throws IOException {
+  /**
+   * A tool's path: the first executable {@code name} on PATH or in the standard directories.
+   *
+   * @throws IOException when there is none (for newuidmap/newgidmap, naming the package)
+   */
+  public static String findTool(String name) throws IOException {
     String path = System.getenv("PATH");
     List<String> dirs = new ArrayList<>();
     if (path != null) {

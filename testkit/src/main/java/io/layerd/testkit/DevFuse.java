@@ -1,11 +1,7 @@
 package io.layerd.testkit;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermission;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.util.Set;
 
 /**
  * The FUSE device's mode, set for a test and put back when it is closed (needs root):
@@ -20,26 +16,25 @@ public final class DevFuse implements AutoCloseable {
   /** The FUSE device. */
   public static final Path PATH = Path.of("/dev/fuse");
 
-  private final Set<PosixFilePermission> old;
+  private final DeviceMode mode;
 
-  private DevFuse(String mode) throws IOException {
-    old = Files.getPosixFilePermissions(PATH);
-    Files.setPosixFilePermissions(PATH, PosixFilePermissions.fromString(mode));
+  private DevFuse(DeviceMode mode) {
+    this.mode = mode;
   }
 
   /** Sets /dev/fuse to {@code mode} as {@code ls -l} shows it, e.g. "rw-------". */
   public static DevFuse mode(String mode) throws IOException {
-    return new DevFuse(mode);
+    return new DevFuse(DeviceMode.of(PATH, mode));
   }
 
   /** Opens /dev/fuse to every user (0666), as distributions usually have it. */
   public static DevFuse openToUsers() throws IOException {
-    return mode("rw-rw-rw-");
+    return new DevFuse(DeviceMode.openToUsers(PATH));
   }
 
   /** Puts the old mode back. */
   @Override
   public void close() throws IOException {
-    Files.setPosixFilePermissions(PATH, old);
+    mode.close();
   }
 }
