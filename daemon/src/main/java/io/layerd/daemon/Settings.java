@@ -45,7 +45,7 @@ import java.util.Set;
  *   "socket": "/run/docker/plugins/layerd.sock",
  *   "driver": "overlay2",
  *   "storage-opts": {"overlay2.some_option": "value"},
- *   "unmapped-ids": "fail",
+ *   "on-unmapped-id": "fail",
  *   "log-level": "info",
  *   "shutdown-timeout-seconds": 30
  * }
