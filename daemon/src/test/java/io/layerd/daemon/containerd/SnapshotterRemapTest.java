@@ -105,8 +105,7 @@ class SnapshotterRemapTest {
     assertTrue(engine.exists(r1.base()));
     assertEquals(r1.base(), engine.store().get(s.stat("c1").rec().layer()).get().parent());
 
-    List<Mount> m2 = s.prepare("c2", "img", MAP_100000);
-    Files.writeString(Path.of(m2.get(0).source()).resolve("new"), "12345");
+    s.prepare("c2", "img", MAP_100000);
     assertEquals(r1.base(), s.stat("c2").rec().remap().base(), "one copy per parent and mapping");
     List<Mount> v = s.view("v1", "img", MAP_100000);
     assertEquals(r1.base(), s.stat("v1").rec().layer(), "a view shows the copy");
@@ -122,9 +121,6 @@ class SnapshotterRemapTest {
     s.commit("c2-committed", "c2", Map.of());
     s.remove("v1");
     assertTrue(engine.exists(r1.base()));
-    long[] usage = s.usage("c2-committed");
-    assertEquals(5, usage[0], "usage against the shifted copy it stands on: only the new file");
-    assertEquals(1, usage[1]);
     s.remove("c2-committed");
     assertFalse(engine.exists(r1.base()), "removed with the last snapshot using it");
     assertTrue(engine.exists(other));
