@@ -3,7 +3,6 @@ package io.layerd.daemon;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.layerd.daemon.containerd.SnapshotterServerAccess;
 import io.layerd.testkit.EndToEndTest;
 import io.layerd.testkit.Require;
 import io.layerd.testkit.TestData;
@@ -132,14 +131,9 @@ class ContainerdRemapIdsTest {
         + Files.getAttribute(p, "unix:gid", LinkOption.NOFOLLOW_LINKS);
   }
 
+  /** layerd's layers for containerd's snapshots. */
   private static List<String> layers(Daemon layerd) {
-    List<String> out = new ArrayList<>();
-    for (var m : layerd.engine().store().all()) {
-      if (m.id().startsWith(SnapshotterServerAccess.LAYER_PREFIX)) {
-        out.add(m.id());
-      }
-    }
-    return out;
+    return ContainerdSnapshotterTest.snapshotLayers(layerd);
   }
 
   private interface Check {

@@ -49,17 +49,6 @@ final class SnapshotRecords {
       labels = labels == null ? Map.of() : Map.copyOf(new TreeMap<>(labels));
     }
 
-    Rec(
-        String layer,
-        boolean ownsLayer,
-        Kind kind,
-        String parent,
-        Map<String, String> labels,
-        long createdNanos,
-        long updatedNanos) {
-      this(layer, ownsLayer, kind, parent, labels, createdNanos, updatedNanos, null);
-    }
-
     Rec withLabels(Map<String, String> l, long now) {
       return new Rec(layer, ownsLayer, kind, parent, l, createdNanos, now, remap);
     }

@@ -80,7 +80,8 @@ final class Snapshotter {
     engine.createReadWrite(layer, parentLayer);
     long now = now();
     try {
-      records.put(key, new Rec(layer, true, Kind.ACTIVE, emptyToNull(parent), labels, now, now));
+      records.put(
+          key, new Rec(layer, true, Kind.ACTIVE, emptyToNull(parent), labels, now, now, null));
     } catch (IOException e) {
       engine.remove(layer);
       throw e;
@@ -97,12 +98,12 @@ final class Snapshotter {
     }
     long now = now();
     if (parentLayer != null) {
-      records.put(key, new Rec(parentLayer, false, Kind.VIEW, parent, labels, now, now));
+      records.put(key, new Rec(parentLayer, false, Kind.VIEW, parent, labels, now, now, null));
       return mounts(parentLayer, true);
     }
     String layer = newLayerId(); // a view of nothing: an empty layer of its own
     engine.create(layer, null);
-    records.put(key, new Rec(layer, true, Kind.VIEW, null, labels, now, now));
+    records.put(key, new Rec(layer, true, Kind.VIEW, null, labels, now, now, null));
     return mounts(layer, true);
   }
 
