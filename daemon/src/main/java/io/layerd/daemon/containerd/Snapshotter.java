@@ -6,6 +6,7 @@ import io.layerd.daemon.containerd.SnapshotRecords.Remap;
 import io.layerd.engine.Engine;
 import io.layerd.engine.LayerMeta;
 import io.layerd.engine.spi.Mount;
+import io.layerd.idmap.UnmappedIdException;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -182,7 +183,39 @@ final class Snapshotter {
     long started = System.nanoTime();
     if (made) {
       base = newLayerId();
-      engine.createShifted(base, parentLayer, idmap.owners());
+      try {
+        engine.createShifted(base, parentLayer, idmap.owners());
+      } catch (IOException e) {
+        UnmappedIdException u = unmapped(e);
+        if (u == null) {
+          throw e;
+        }
+        throw SnapshotException.precondition(
+            "cannot give snapshot "
+                + key
+                + " the files of "
+                + parent
+                + " through "
+                + idmap.key()
+                + ": \""
+                + u.entryPath()
+                + "\" is owned by "
+                + u.kind().label()
+                + " "
+                + u.id()
+                + (u.reason() == UnmappedIdException.Reason.NAMESPACE
+                    ? ", whose host id under the mapping is outside layerd's user namespace (it"
+                        + " maps "
+                        + u.kind().label()
+                        + "s "
+                        + u.mapping().describeContainerIds()
+                        + "); give host ids within layerd's namespace"
+                    : ", which the mapping does not cover (it maps "
+                        + u.kind().label()
+                        + "s "
+                        + u.mapping().describeContainerIds()
+                        + "); give a mapping whose ranges cover every owner in the image"));
+      }
     }
     Remap remap = new Remap(method.kind(), idmap.uidmap(), idmap.gidmap(), base);
     String layer = base;
@@ -358,6 +391,16 @@ final class Snapshotter {
   }
 
   // ------------------------------------------------------------------ helpers
+
+  /** The unmapped-id failure in {@code e}'s causes, or null. */
+  private static UnmappedIdException unmapped(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof UnmappedIdException u) {
+        return u;
+      }
+    }
+    return null;
+  }
 
   /** Checks that KEY is new and PARENT committed; returns the parent's layer (null for none). */
   private String checkNew(String key, String parent) throws SnapshotException {

@@ -135,9 +135,15 @@ class SnapshotterRemapTest {
     open("vfs");
     image("outside=70000");
     int layers = engine.store().all().size();
-    IOException e = assertThrows(IOException.class, () -> s.prepare("c", "img", MAP_100000));
-    assertTrue(
-        e.getMessage().contains("70000") && e.getMessage().contains("outside"), e.getMessage());
+    SnapshotException e =
+        assertThrows(SnapshotException.class, () -> s.prepare("c", "img", MAP_100000));
+    assertEquals(io.grpc.Status.Code.FAILED_PRECONDITION, e.code());
+    assertEquals(
+        "cannot give snapshot c the files of img through uidmap=0:100000:65536"
+            + " gidmap=0:100000:65536: \"outside\" is owned by uid 70000, which the mapping does"
+            + " not cover (it maps uids 0-65535 (65,536 ids)); give a mapping whose ranges cover"
+            + " every owner in the image",
+        e.getMessage());
     assertEquals(layers, engine.store().all().size(), "no layer left");
     assertEquals(List.of("img"), names());
   }
