@@ -93,17 +93,7 @@ class EngineTest {
     layer(
         "base",
         null,
-        TarBuilder.create()
-            .dir("etc/")
-            .file("etc/passwd", "root:x:0:0\n")
-            .file("bin", 4000)
-            .mode(04755)
-            .owner(7, 8)
-            .xattr("user.note", "kept")
-            .symlink("link", "/etc/passwd")
-            .file("a", "a")
-            .hardlink("b", "a")
-            .file("gone", "g"));
+        baseTar().file("gone", "g").file("noted", "n").xattr("user.note", "kept").owner(9, 9));
     layer("child", "base", TarBuilder.create().whiteout("gone").file("etc/new", "n").owner(5, 6));
     engine.createShifted("shifted", "child", SHIFT);
     assertEquals(null, engine.store().get("shifted").orElseThrow().parent(), "a base layer");
@@ -135,20 +125,22 @@ class EngineTest {
     assertEquals(layers + 1, engine.store().all().size());
   }
 
+  /** A base layer: a setuid file of 7:8, a symlink, a hardlink. */
+  private static TarBuilder baseTar() {
+    return TarBuilder.create()
+        .dir("etc/")
+        .file("etc/passwd", "root:x:0:0\n")
+        .file("bin", 4000)
+        .mode(04755)
+        .owner(7, 8)
+        .symlink("link", "/etc/passwd")
+        .file("a", "a")
+        .hardlink("b", "a");
+  }
+
   @RootTest
   void applyDiffThenDiffRoundTrip() throws IOException {
-    layer(
-        "base",
-        null,
-        TarBuilder.create()
-            .dir("etc/")
-            .file("etc/passwd", "root:x:0:0\n")
-            .file("bin", 4000)
-            .mode(04755)
-            .owner(7, 8)
-            .symlink("link", "/etc/passwd")
-            .file("a", "a")
-            .hardlink("b", "a"));
+    layer("base", null, baseTar());
     layer(
         "child",
         "base",
