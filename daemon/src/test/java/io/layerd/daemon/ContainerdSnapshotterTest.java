@@ -218,7 +218,7 @@ class ContainerdSnapshotterTest {
     }
   }
 
-  private static List<String> snapshotLayers(Daemon layerd) {
+  static List<String> snapshotLayers(Daemon layerd) {
     List<String> out = new ArrayList<>();
     for (var m : layerd.engine().store().all()) {
       if (m.id().startsWith(SnapshotterServerAccess.LAYER_PREFIX)) {

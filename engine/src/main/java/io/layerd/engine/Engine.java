@@ -7,6 +7,7 @@ import io.layerd.engine.spi.DriverProvider;
 import io.layerd.engine.spi.DriverRefusal;
 import io.layerd.engine.spi.Mount;
 import io.layerd.sys.Fd;
+import io.layerd.sys.Names;
 import io.layerd.sys.Sys;
 import io.layerd.unpack.ApplyResult;
 import io.layerd.unpack.LayerApplier;
@@ -131,6 +132,11 @@ public final class Engine implements Closeable {
 
   public LayerStore store() {
     return store;
+  }
+
+  /** The facts of the host the engine runs on (kernel, privileges, filesystems). */
+  public Host host() {
+    return config.host();
   }
 
   // ------------------------------------------------------------------ recovery
@@ -449,7 +455,9 @@ public final class Engine implements Closeable {
           ApplyResult r;
           try {
             try (Fd dir = Sys.openDirectory(driver.diffDirectory(id).toString())) {
-              r = applier(m).apply(id, tar, dir.get(), LayerApplier.Expect.NOTHING);
+              r =
+                  applier(m, config.owners())
+                      .apply(id, tar, dir.get(), LayerApplier.Expect.NOTHING);
             }
           } catch (IOException | RuntimeException e) {
             rollBack(m, e);
@@ -532,9 +540,9 @@ public final class Engine implements Closeable {
    * the parents' diff directories (nearest first) are the applier's lower layers, so that a
    * hardlink to a parent's file is copied up as overlayfs would.
    */
-  private LayerApplier applier(LayerMeta m) throws IOException {
+  private LayerApplier applier(LayerMeta m, OwnerMapper owners) throws IOException {
     DeletionForm form = driver.deletionForm();
-    LayerApplier.Builder b = LayerApplier.builder().owners(config.owners());
+    LayerApplier.Builder b = LayerApplier.builder().owners(owners);
     switch (form) {
       case OVERLAY_TRUSTED:
         b.whiteouts(WhiteoutMode.OVERLAY).overlayXattrs(OverlayXattrs.TRUSTED).lowers(lowers(m));
@@ -548,6 +556,131 @@ public final class Engine implements Closeable {
         break;
     }
     return b.build();
+  }
+
+  /**
+   * Makes base layer {@code id} holding {@code from}'s whole tree (its parents' included, as a
+   * container sees it) with every owner passed through {@code owners}: a shifted copy, for a user
+   * namespace whose ids the layer's own mount cannot map. The tree is written as a tar by one
+   * thread ({@link TreePacker}, owners as they are on disk) and applied by this one with {@code
+   * owners}, so the copy keeps what an apply keeps (hardlinks, xattrs, devices, times), resolves
+   * every name under the root by descriptor, and chowns by descriptor; the root directory gets
+   * {@code from}'s mode and its mapped owner. A failure leaves no layer.
+   */
+  public ApplyResult createShifted(String id, String from, OwnerMapper owners) throws IOException {
+    String f = LayerIds.check(from);
+    create(id, null);
+    try {
+      return withLock(
+          id,
+          () -> {
+            LayerMeta m = meta(id);
+            store.put(m.withApplying(true));
+            ReentrantLock fl = lockOf(f);
+            fl.lock();
+            ApplyResult r;
+            try {
+              Path source = getLocked(f);
+              try (Fd src = Sys.openDirectory(source.toString());
+                  Fd dst = Sys.openDirectory(driver.diffDirectory(id).toString())) {
+                r = copyShifted(id, src.get(), dst.get(), applier(m, owners));
+                io.layerd.sys.Stat root = Sys.fstatat(src.get(), Names.bytes("."), 0);
+                Sys.fchownat(
+                    dst.get(),
+                    Names.bytes("."),
+                    owners.uid(root.uid(), null),
+                    owners.gid(root.gid(), null),
+                    0);
+                Sys.fchmodat(dst.get(), Names.bytes("."), root.permissions(), 0);
+              } finally {
+                putLocked(f);
+              }
+            } finally {
+              fl.unlock();
+            }
+            store.put(m.withDiff(r.diffId(), r.fileBytes()).withApplying(false));
+            return r;
+          });
+    } catch (IOException | RuntimeException e) {
+      try {
+        remove(id);
+      } catch (IOException cleanup) {
+        e.addSuppressed(cleanup);
+      }
+      throw e;
+    }
+  }
+
+  /** Packs the tree open as {@code src} on a thread of its own; applies it into {@code dst}. */
+  private static ApplyResult copyShifted(String id, int src, int dst, LayerApplier applier)
+      throws IOException {
+    List<TreePacker.Item> items = new ArrayList<>();
+    for (Change c : TreeChanges.compare(src, -1).changes()) {
+      items.add(new TreePacker.Item(c.path(), false));
+    }
+    java.io.PipedInputStream in = new java.io.PipedInputStream(1 << 20);
+    java.io.PipedOutputStream out = new java.io.PipedOutputStream(in);
+    IOException[] packFailure = {null};
+    Thread packer =
+        new Thread(
+            () -> {
+              try (out) {
+                TreePacker.pack(src, items, out);
+              } catch (IOException e) {
+                packFailure[0] = e;
+              }
+            },
+            "layerd-shift-" + id);
+    packer.setDaemon(true);
+    packer.start();
+    ApplyResult r;
+    try (in) {
+      r = applier.apply(id, in, dst, LayerApplier.Expect.NOTHING);
+    } catch (IOException | RuntimeException e) {
+      join(packer);
+      if (packFailure[0] != null) {
+        packFailure[0].addSuppressed(e);
+        throw packFailure[0];
+      }
+      throw e;
+    }
+    join(packer);
+    if (packFailure[0] != null) {
+      throw packFailure[0];
+    }
+    return r;
+  }
+
+  private static void join(Thread t) throws IOException {
+    try {
+      t.join();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new java.io.InterruptedIOException("interrupted while copying a layer");
+    }
+  }
+
+  /**
+   * Gives layer {@code id}'s own root directory the owner {@code owners} maps its present owner to:
+   * the root of a container that sees its lower layers through an id mapping must be the mapped
+   * root's, as the upper directory's root is what the container sees.
+   */
+  public void mapRootOwner(String id, OwnerMapper owners) throws IOException {
+    withLock(
+        id,
+        () -> {
+          meta(id);
+          byte[] dir = Names.bytes(driver.diffDirectory(id).toString());
+          io.layerd.sys.Stat st = Sys.lstat(driver.diffDirectory(id).toString());
+          Sys.fchownat(
+              Sys.AT_FDCWD,
+              dir,
+              owners.uid(st.uid(), null),
+              owners.gid(st.gid(), null),
+              Sys.AT_SYMLINK_NOFOLLOW);
+          Sys.fchmodat(Sys.AT_FDCWD, dir, st.permissions(), 0); // chown clears setgid
+          return null;
+        });
   }
 
   /** The diff directories of a layer's parents, nearest first. */

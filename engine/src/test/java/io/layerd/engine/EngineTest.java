@@ -70,20 +70,77 @@ class EngineTest {
     }
   }
 
+  /** Owners shifted by 100000 (uids) and 200000 (gids); uid 7777 has no host id. */
+  private static final OwnerMapper SHIFT =
+      new OwnerMapper() {
+        @Override
+        public long uid(long containerUid, io.layerd.unpack.TarEntry entry) throws IOException {
+          if (containerUid == 7777) {
+            throw new IOException(
+                "uid 7777 of " + (entry == null ? "." : entry.displayName()) + " is not mapped");
+          }
+          return containerUid + 100000;
+        }
+
+        @Override
+        public long gid(long containerGid, io.layerd.unpack.TarEntry entry) {
+          return containerGid + 200000;
+        }
+      };
+
   @RootTest
-  void applyDiffThenDiffRoundTrip() throws IOException {
+  void aShiftedCopyIsTheWholeTreeWithEveryOwnerMapped() throws IOException {
     layer(
         "base",
         null,
-        TarBuilder.create()
-            .dir("etc/")
-            .file("etc/passwd", "root:x:0:0\n")
-            .file("bin", 4000)
-            .mode(04755)
-            .owner(7, 8)
-            .symlink("link", "/etc/passwd")
-            .file("a", "a")
-            .hardlink("b", "a"));
+        baseTar().file("gone", "g").file("noted", "n").xattr("user.note", "kept").owner(9, 9));
+    layer("child", "base", TarBuilder.create().whiteout("gone").file("etc/new", "n").owner(5, 6));
+    engine.createShifted("shifted", "child", SHIFT);
+    assertEquals(null, engine.store().get("shifted").orElseThrow().parent(), "a base layer");
+    TreeManifest shifted;
+    Path dir = engine.get("shifted");
+    try {
+      shifted =
+          TreeManifest.of(
+              dir,
+              TreeManifest.Options.builder()
+                  .ignoreDirectoryMtimes()
+                  .ignoreRootAttributes()
+                  .shiftIds(100000, 200000)
+                  .build());
+      io.layerd.sys.Stat root = io.layerd.sys.Sys.lstat(dir.toString());
+      assertEquals(100000, root.uid(), "the root is the mapped root's");
+      assertEquals(200000, root.gid());
+    } finally {
+      engine.put("shifted");
+    }
+    TreeManifest.assertSame(tree("child"), shifted);
+
+    int layers = engine.store().all().size();
+    layer("odd", null, TarBuilder.create().file("f", "x").owner(7777, 0));
+    IOException e =
+        assertThrows(IOException.class, () -> engine.createShifted("bad", "odd", SHIFT));
+    assertTrue(e.getMessage().contains("7777"), e.getMessage());
+    assertFalse(engine.exists("bad"), "a failed copy leaves no layer");
+    assertEquals(layers + 1, engine.store().all().size());
+  }
+
+  /** A base layer: a setuid file of 7:8, a symlink, a hardlink. */
+  private static TarBuilder baseTar() {
+    return TarBuilder.create()
+        .dir("etc/")
+        .file("etc/passwd", "root:x:0:0\n")
+        .file("bin", 4000)
+        .mode(04755)
+        .owner(7, 8)
+        .symlink("link", "/etc/passwd")
+        .file("a", "a")
+        .hardlink("b", "a");
+  }
+
+  @RootTest
+  void applyDiffThenDiffRoundTrip() throws IOException {
+    layer("base", null, baseTar());
     layer(
         "child",
         "base",

@@ -53,12 +53,6 @@ public final class ContainerdConfig {
   public static final String SNAPSHOTTER_NAME = "layerd";
 
   /**
-   * The capabilities containerd may rely on (a proxy's come only from its config): what {@link
-   * SnapshotService} implements beyond containerd's snapshotter interface. None yet.
-   */
-  public static final List<String> SNAPSHOTTER_CAPABILITIES = List.of();
-
-  /**
    * containerd's transfer service, whose {@code unpack_config} lists the unpacking snapshotters.
    */
   public static final String TRANSFER_PLUGIN = "io.containerd.transfer.v1.local";
@@ -199,15 +193,22 @@ public final class ContainerdConfig {
 
     /**
      * layerd's snapshotter: {@code [proxy_plugins.layerd]} on {@code socket} with layerd's
-     * capabilities and {@code exports.root = dataRoot}, and an unpack entry for it.
+     * capabilities ({@link SnapshotterServer#capabilities}: layerd serves containerd as root of its
+     * user namespace, real root or rootless) and {@code exports.root = dataRoot}, and an unpack
+     * entry for it.
      */
     public Builder layerd(Path socket, Path dataRoot) {
+      return layerd(socket, dataRoot, SnapshotterServer.capabilities(true));
+    }
+
+    /** {@link #layerd(Path, Path)} with the capabilities given (a proxy's come only from here). */
+    public Builder layerd(Path socket, Path dataRoot, List<String> capabilities) {
       return proxyPlugin(
               ProxyPlugin.snapshot(
                   SNAPSHOTTER_NAME,
                   absolute(socket, "layerd's socket"),
                   absolute(dataRoot, "layerd's data-root"),
-                  SNAPSHOTTER_CAPABILITIES))
+                  capabilities))
           .unpack(SNAPSHOTTER_NAME);
     }
 

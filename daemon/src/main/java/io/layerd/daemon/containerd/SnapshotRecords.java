@@ -31,7 +31,9 @@ final class SnapshotRecords {
 
   /**
    * One snapshot. {@code layer} is the engine's layer holding its tree; {@code ownsLayer} is false
-   * for a view, which shows its parent's layer read-only and has none of its own.
+   * for a view, which shows its parent's layer (or the shifted copy of it) read-only and has none
+   * of its own. {@code remap} is null unless the snapshot was made with containerd's id-mapping
+   * labels.
    */
   @JsonInclude(JsonInclude.Include.NON_NULL)
   record Rec(
@@ -41,15 +43,29 @@ final class SnapshotRecords {
       String parent,
       Map<String, String> labels,
       long createdNanos,
-      long updatedNanos) {
+      long updatedNanos,
+      Remap remap) {
     Rec {
       labels = labels == null ? Map.of() : Map.copyOf(new TreeMap<>(labels));
     }
 
     Rec withLabels(Map<String, String> l, long now) {
-      return new Rec(layer, ownsLayer, kind, parent, l, createdNanos, now);
+      return new Rec(layer, ownsLayer, kind, parent, l, createdNanos, now, remap);
     }
   }
+
+  /**
+   * How a snapshot's files are owned through a user-namespace mapping ({@link IdMapLabels}).
+   *
+   * @param method idmapped lower layers (its mounts carry the mapping) or a shifted copy
+   * @param uidmap the uid mapping, as containerd writes it
+   * @param gidmap the gid mapping
+   * @param base for a shifted copy of a parent: the engine layer holding that copy, which the
+   *     snapshot's layer stands on (a view shows it); shared by the snapshots of the same parent
+   *     and mapping, removed with the last of them. Null otherwise.
+   */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  record Remap(RemapMethod.Kind method, String uidmap, String gidmap, String base) {}
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -86,6 +102,32 @@ final class SnapshotRecords {
   boolean hasChildren(String key) {
     for (Rec r : byKey.values()) {
       if (key.equals(r.parent())) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** The shifted copy of {@code parent} with this mapping that a snapshot stands on, or null. */
+  String shiftedBase(String parent, String uidmap, String gidmap) {
+    for (Rec r : byKey.values()) {
+      Remap m = r.remap();
+      if (m != null
+          && m.base() != null
+          && parent.equals(r.parent())
+          && m.uidmap().equals(uidmap)
+          && m.gidmap().equals(gidmap)) {
+        return m.base();
+      }
+    }
+    return null;
+  }
+
+  /** True when a snapshot other than {@code key} stands on (or shows) shifted copy {@code base}. */
+  boolean baseUsedByOthers(String key, String base) {
+    for (Map.Entry<String, Rec> e : byKey.entrySet()) {
+      Remap m = e.getValue().remap();
+      if (!e.getKey().equals(key) && m != null && base.equals(m.base())) {
         return true;
       }
     }

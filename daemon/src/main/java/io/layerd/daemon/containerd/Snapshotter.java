@@ -2,9 +2,11 @@ package io.layerd.daemon.containerd;
 
 import io.layerd.daemon.containerd.SnapshotRecords.Kind;
 import io.layerd.daemon.containerd.SnapshotRecords.Rec;
+import io.layerd.daemon.containerd.SnapshotRecords.Remap;
 import io.layerd.engine.Engine;
 import io.layerd.engine.LayerMeta;
 import io.layerd.engine.spi.Mount;
+import io.layerd.idmap.UnmappedIdException;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -15,6 +17,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * containerd's snapshot model on the engine (ARCHITECTURE.md, "Layer model"): an active snapshot is
@@ -24,6 +28,8 @@ import java.util.concurrent.ThreadLocalRandom;
  * references. Calls are serialized; the records are saved after every change.
  */
 final class Snapshotter {
+  private static final Logger LOG = LoggerFactory.getLogger(Snapshotter.class);
+
   /** Engine layer ids of containerd's snapshots start with this. */
   static final String LAYER_PREFIX = "ctd-";
 
@@ -67,11 +73,16 @@ final class Snapshotter {
         }
       }
     }
+    IdMapLabels idmap = IdMapLabels.of(labels);
+    if (idmap != null) {
+      return remapped(key, emptyToNull(parent), parentLayer, labels, idmap, Kind.ACTIVE);
+    }
     String layer = newLayerId();
     engine.createReadWrite(layer, parentLayer);
     long now = now();
     try {
-      records.put(key, new Rec(layer, true, Kind.ACTIVE, emptyToNull(parent), labels, now, now));
+      records.put(
+          key, new Rec(layer, true, Kind.ACTIVE, emptyToNull(parent), labels, now, now, null));
     } catch (IOException e) {
       engine.remove(layer);
       throw e;
@@ -82,20 +93,173 @@ final class Snapshotter {
   synchronized List<Mount> view(String key, String parent, Map<String, String> labels)
       throws SnapshotException, IOException {
     String parentLayer = checkNew(key, parent);
+    IdMapLabels idmap = IdMapLabels.of(labels);
+    if (idmap != null) {
+      return remapped(key, emptyToNull(parent), parentLayer, labels, idmap, Kind.VIEW);
+    }
     long now = now();
     if (parentLayer != null) {
-      records.put(key, new Rec(parentLayer, false, Kind.VIEW, parent, labels, now, now));
+      records.put(key, new Rec(parentLayer, false, Kind.VIEW, parent, labels, now, now, null));
       return mounts(parentLayer, true);
     }
     String layer = newLayerId(); // a view of nothing: an empty layer of its own
     engine.create(layer, null);
-    records.put(key, new Rec(layer, true, Kind.VIEW, null, labels, now, now));
+    records.put(key, new Rec(layer, true, Kind.VIEW, null, labels, now, now, null));
     return mounts(layer, true);
+  }
+
+  /**
+   * Prepare or View with containerd's id-mapping labels: a snapshot whose files appear owned
+   * through the mapping ({@link RemapMethod}). Without a parent there is nothing to map but the new
+   * layer's root, which goes to the mapped root.
+   */
+  private List<Mount> remapped(
+      String key,
+      String parent,
+      String parentLayer,
+      Map<String, String> labels,
+      IdMapLabels idmap,
+      Kind kind)
+      throws SnapshotException, IOException {
+    boolean view = kind == Kind.VIEW;
+    long now = now();
+    if (parentLayer == null) {
+      String layer = newLayerId();
+      if (view) {
+        engine.create(layer, null);
+      } else {
+        engine.createReadWrite(layer, null);
+      }
+      Remap remap = new Remap(RemapMethod.Kind.SHIFTED_COPY, idmap.uidmap(), idmap.gidmap(), null);
+      try {
+        engine.mapRootOwner(layer, idmap.owners());
+        records.put(key, new Rec(layer, true, kind, null, labels, now, now, remap));
+      } catch (IOException | RuntimeException e) {
+        engine.remove(layer);
+        throw e;
+      }
+      LOG.info(
+          "{} {}: no parent, so no file to map; its root belongs to the mapped root {}:{} ({})",
+          view ? "view" : "prepare",
+          key,
+          idmap.rootUid(),
+          idmap.rootGid(),
+          idmap.key());
+      return mounts(layer, view);
+    }
+    RemapMethod method =
+        RemapMethod.choose(
+            engine.host(),
+            engine.host().filesystems().probe(engine.driver().diffDirectory(parentLayer)),
+            engine.driver().mounts(parentLayer, true));
+    if (method.kind() == RemapMethod.Kind.IDMAPPED_LOWERS) {
+      Remap remap = new Remap(method.kind(), idmap.uidmap(), idmap.gidmap(), null);
+      String layer = parentLayer;
+      if (!view) {
+        layer = newLayerId();
+        engine.createReadWrite(layer, parentLayer);
+      }
+      try {
+        if (!view) {
+          engine.mapRootOwner(layer, idmap.owners());
+        }
+        records.put(key, new Rec(layer, !view, kind, parent, labels, now, now, remap));
+      } catch (IOException | RuntimeException e) {
+        if (!view) {
+          engine.remove(layer);
+        }
+        throw e;
+      }
+      LOG.info(
+          "{} {}: ids mapped by idmapped lower layers, which containerd mounts ({}; {})",
+          view ? "view" : "prepare",
+          key,
+          idmap.key(),
+          method.reason());
+      return mounts(layer, view, remap);
+    }
+    String base = records.shiftedBase(parent, idmap.uidmap(), idmap.gidmap());
+    boolean made = base == null;
+    long started = System.nanoTime();
+    if (made) {
+      base = newLayerId();
+      try {
+        engine.createShifted(base, parentLayer, idmap.owners());
+      } catch (IOException e) {
+        UnmappedIdException u = unmapped(e);
+        if (u == null) {
+          throw e;
+        }
+        throw SnapshotException.precondition(
+            "cannot give snapshot "
+                + key
+                + " the files of "
+                + parent
+                + " through "
+                + idmap.key()
+                + ": \""
+                + u.entryPath()
+                + "\" is owned by "
+                + u.kind().label()
+                + " "
+                + u.id()
+                + (u.reason() == UnmappedIdException.Reason.NAMESPACE
+                    ? ", whose host id under the mapping is outside layerd's user namespace (it"
+                        + " maps "
+                        + u.kind().label()
+                        + "s "
+                        + u.mapping().describeContainerIds()
+                        + "); give host ids within layerd's namespace"
+                    : ", which the mapping does not cover (it maps "
+                        + u.kind().label()
+                        + "s "
+                        + u.mapping().describeContainerIds()
+                        + "); give a mapping whose ranges cover every owner in the image"));
+      }
+    }
+    Remap remap = new Remap(method.kind(), idmap.uidmap(), idmap.gidmap(), base);
+    String layer = base;
+    try {
+      if (!view) {
+        layer = newLayerId();
+        engine.createReadWrite(layer, base);
+      }
+      try {
+        records.put(key, new Rec(layer, !view, kind, parent, labels, now, now, remap));
+      } catch (IOException | RuntimeException e) {
+        if (!view) {
+          engine.remove(layer);
+        }
+        throw e;
+      }
+    } catch (IOException | RuntimeException e) {
+      if (made) {
+        try {
+          engine.remove(base);
+        } catch (IOException cleanup) {
+          e.addSuppressed(cleanup);
+        }
+      }
+      throw e;
+    }
+    LOG.info(
+        "{} {}: ids mapped by a shifted copy of {} ({}), layer {} {}; idmapped lower layers not"
+            + " used: {}",
+        view ? "view" : "prepare",
+        key,
+        parent,
+        idmap.key(),
+        base,
+        made
+            ? "made in " + (System.nanoTime() - started) / 1_000_000 + " ms"
+            : "already made, shared",
+        method.reason());
+    return mounts(layer, view);
   }
 
   synchronized List<Mount> mounts(String key) throws SnapshotException, IOException {
     Rec r = existing(key);
-    return mounts(r.layer(), r.kind() != Kind.ACTIVE);
+    return mounts(r.layer(), r.kind() != Kind.ACTIVE, r.remap());
   }
 
   synchronized void commit(String name, String key, Map<String, String> labels)
@@ -110,7 +274,9 @@ final class Snapshotter {
     }
     long now = now();
     records.rename(
-        key, name, new Rec(r.layer(), true, Kind.COMMITTED, r.parent(), labels, now, now));
+        key,
+        name,
+        new Rec(r.layer(), true, Kind.COMMITTED, r.parent(), labels, now, now, r.remap()));
   }
 
   synchronized void remove(String key) throws SnapshotException, IOException {
@@ -124,7 +290,13 @@ final class Snapshotter {
         engine.remove(r.layer());
       }
     }
+    String base = r.remap() == null ? null : r.remap().base();
+    boolean lastOnBase = base != null && !records.baseUsedByOthers(key, base);
     records.remove(key);
+    if (lastOnBase && engine.exists(base)) {
+      engine.remove(base);
+      LOG.info("remove {}: shifted copy {} removed with the last snapshot using it", key, base);
+    }
   }
 
   synchronized Info stat(String key) throws SnapshotException {
@@ -192,6 +364,9 @@ final class Snapshotter {
     Set<String> named = new HashSet<>();
     for (Rec r : records.all().values()) {
       named.add(r.layer());
+      if (r.remap() != null && r.remap().base() != null) {
+        named.add(r.remap().base());
+      }
     }
     Map<String, String> parentOf = new HashMap<>();
     for (LayerMeta m : engine.store().all()) {
@@ -216,6 +391,16 @@ final class Snapshotter {
   }
 
   // ------------------------------------------------------------------ helpers
+
+  /** The unmapped-id failure in {@code e}'s causes, or null. */
+  private static UnmappedIdException unmapped(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof UnmappedIdException u) {
+        return u;
+      }
+    }
+    return null;
+  }
 
   /** Checks that KEY is new and PARENT committed; returns the parent's layer (null for none). */
   private String checkNew(String key, String parent) throws SnapshotException {
@@ -249,6 +434,39 @@ final class Snapshotter {
       throw SnapshotException.notFound("snapshot " + key);
     }
     return r;
+  }
+
+  /**
+   * The layer's mounts in the form containerd performs, with containerd's {@code uidmap=} and
+   * {@code gidmap=} options when the snapshot's ids are mapped by idmapped lower layers: containerd
+   * then clones the lower directories' common parent idmapped and mounts overlay on the clone's
+   * paths, so each lower directory is given as its real path (overlay2's short links are relative
+   * symlinks, which would point out of the clone).
+   */
+  private List<Mount> mounts(String layer, boolean readOnly, Remap remap) throws IOException {
+    List<Mount> ms = mounts(layer, readOnly);
+    if (remap == null || remap.method() != RemapMethod.Kind.IDMAPPED_LOWERS) {
+      return ms;
+    }
+    List<Mount> out = new ArrayList<>();
+    for (Mount m : ms) {
+      List<String> options = new ArrayList<>();
+      for (String o : m.options()) {
+        if (o.startsWith("lowerdir=")) {
+          List<String> dirs = new ArrayList<>();
+          for (String d : o.substring("lowerdir=".length()).split(":", -1)) {
+            dirs.add(Path.of(d).toRealPath().toString());
+          }
+          options.add("lowerdir=" + String.join(":", dirs));
+        } else {
+          options.add(o);
+        }
+      }
+      options.add("uidmap=" + remap.uidmap());
+      options.add("gidmap=" + remap.gidmap());
+      out.add(new Mount(m.type(), m.source(), options));
+    }
+    return out;
   }
 
   /** The layer's mounts as the driver gives them, in the form containerd performs. */

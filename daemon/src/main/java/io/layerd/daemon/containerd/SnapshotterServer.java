@@ -14,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -91,6 +92,18 @@ public final class SnapshotterServer implements Closeable {
 
   public Path socket() {
     return socket;
+  }
+
+  /**
+   * The capabilities layerd's snapshotter declares to containerd, which learns a proxy plugin's
+   * only from its config ({@code capabilities = [...]}). {@code remap-ids}: snapshots prepared with
+   * containerd's id-mapping labels have their files owned through the mapping (idmapped lower
+   * layers where containerd can mount them, else a shifted copy; see {@link RemapMethod}), which
+   * needs layerd to be root of its user namespace: real root, or root of rootlesskit's namespace or
+   * of its own rootless one. Without it containerd's client would have to chown a copy itself.
+   */
+  public static List<String> capabilities(boolean rootInNamespace) {
+    return RemapMethod.capabilities(rootInNamespace);
   }
 
   /** Stops accepting, lets calls in flight end (10 s at most), removes the socket. */

@@ -40,7 +40,7 @@ class ContainerdConfigTest {
     assertEquals("snapshot", p.get("type").asText());
     assertEquals("/run/layerd/snapshotter.sock", p.get("address").asText());
     assertEquals("/var/lib/layerd", p.at("/exports/root").asText());
-    assertEquals(ContainerdConfig.SNAPSHOTTER_CAPABILITIES, strings(p.get("capabilities")));
+    assertEquals(List.of("remap-ids"), strings(p.get("capabilities")), "layerd maps ids itself");
     JsonNode unpack = t.get("plugins").get(ContainerdConfig.TRANSFER_PLUGIN).get("unpack_config");
     assertEquals(2, unpack.size(), unpack.toString());
     assertEquals("overlayfs", unpack.get(0).get("snapshotter").asText(), "containerd's default");
