@@ -49,8 +49,9 @@ import java.util.stream.Stream;
  *   <li>the next operations succeed on both APIs.
  * </ul>
  *
- * Each trial runs on the data-root the trials before it left. The seed is printed and taken from
- * {@code -Dlayerd.crash.seed}, the number of trials from {@code -Dlayerd.crash.trials}
+ * Each trial runs on the data-root the trials before it left, on overlay2 (layers mounted by Get,
+ * some still mounted when layerd is killed) as root, else on vfs. The seed is printed and taken
+ * from {@code -Dlayerd.crash.seed}, the number of trials from {@code -Dlayerd.crash.trials}
  * (benchmarks/crash.sh runs many).
  */
 class CrashHarnessTest {
@@ -58,6 +59,12 @@ class CrashHarnessTest {
 
   /** The layers dockerd would apply: enough files that an apply takes a while. */
   private static final byte[][] TARS = new byte[LAYERS][];
+
+  /** overlay2 (layers mounted on Get) where the test runs as root, else vfs. */
+  private static final String DRIVER = io.layerd.sys.Sys.geteuid() == 0 ? "overlay2" : "vfs";
+
+  /** The driver's own names beside its layers' directories. */
+  private static final Set<String> DRIVER_FILES = Set.of("l", ".empty", ".xattr-namespace");
 
   private static final TreeManifest.Options TREE =
       TreeManifest.Options.builder().ignoreRootAttributes().build();
@@ -74,12 +81,13 @@ class CrashHarnessTest {
 
   void crashAndRecover() throws Exception {
     long seed = Long.getLong("layerd.crash.seed", System.nanoTime());
-    int trials = Integer.getInteger("layerd.crash.trials", 8);
+    int trials = Integer.getInteger("layerd.crash.trials", 6);
     Random random = new Random(seed);
     Path dir = TestFiles.scratchDirectory("crash");
     Path root = dir.resolve("root");
     Map<String, Integer> given = new ConcurrentHashMap<>(); // graph-driver layer -> tar index
     int killedBusy = 0;
+    int mountedAtKill = 0;
     try {
       TreeManifest[] expected = new TreeManifest[LAYERS];
       for (int k = 0; k < LAYERS; k++) {
@@ -106,6 +114,9 @@ class CrashHarnessTest {
         }
         d.process.destroyForcibly(); // SIGKILL
         assertTrue(d.process.waitFor(30, TimeUnit.SECONDS), where);
+        if (Files.readString(Path.of("/proc/self/mountinfo")).contains(root.toString())) {
+          mountedAtKill++;
+        }
         t.join(60_000);
         d.closeClients();
 
@@ -118,9 +129,9 @@ class CrashHarnessTest {
         }
       }
       System.out.printf(
-          "crash harness: seed %d: %d trials, %d SIGKILLs during an operation, %d layers checked:"
-              + " every invariant held%n",
-          seed, trials, killedBusy, given.size());
+          "crash harness (%s): seed %d: %d trials, %d SIGKILLs during an operation, %d with layers"
+              + " mounted, %d layers checked: every invariant held%n",
+          DRIVER, seed, trials, killedBusy, mountedAtKill, given.size());
     } finally {
       TestFiles.unmountUnder(dir);
       TestFiles.deleteTree(dir);
@@ -149,8 +160,10 @@ class CrashHarnessTest {
       }
     }
     Set<String> dirs = new TreeSet<>();
-    try (Stream<Path> s = Files.list(root.resolve("vfs/dir"))) {
-      s.forEach(p -> dirs.add(p.getFileName().toString()));
+    try (Stream<Path> s = Files.list(layerDirs(root))) {
+      s.map(p -> p.getFileName().toString())
+          .filter(n -> !DRIVER_FILES.contains(n))
+          .forEach(dirs::add); // a staging or removing directory left would show here
     }
     assertEquals(records, dirs, where + ": records and directories disagree");
     try (Stream<Path> s = Files.list(root.resolve("staging"))) {
@@ -167,7 +180,7 @@ class CrashHarnessTest {
       if (k == null) {
         continue; // a snapshot's layer, or a read-write layer: checked below
       }
-      Path tree = root.resolve("vfs/dir").resolve(id);
+      Path tree = tree(root, id);
       String diffId = m.path("diffId").isTextual() ? m.get("diffId").asText() : null;
       if (diffId == null) {
         try (Stream<Path> s = Files.list(tree)) {
@@ -241,6 +254,17 @@ class CrashHarnessTest {
             .build());
   }
 
+  /** Where the driver keeps its layers' directories. */
+  private static Path layerDirs(Path root) {
+    return DRIVER.equals("vfs") ? root.resolve("vfs/dir") : root.resolve(DRIVER);
+  }
+
+  /** A read-only layer's own tree (overlay2's diff/). */
+  private static Path tree(Path root, String id) {
+    Path d = layerDirs(root).resolve(id);
+    return DRIVER.equals("vfs") ? d : d.resolve("diff");
+  }
+
   private static String sha256(byte[] b) throws Exception {
     return "sha256:" + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b));
   }
@@ -281,8 +305,13 @@ class CrashHarnessTest {
             case 3 -> {
               if (!applied.isEmpty()) {
                 String parent = applied.get(random.nextInt(applied.size()));
-                d.http.call("GraphDriver.CreateReadWrite", "ID", tag + "-rw" + n, "Parent", parent);
-                d.http.call("GraphDriver.Remove", "ID", tag + "-rw" + n);
+                String rw = tag + "-rw" + n;
+                d.http.call("GraphDriver.CreateReadWrite", "ID", rw, "Parent", parent).ok();
+                d.http.call("GraphDriver.Get", "ID", rw).ok(); // mounted on overlay2
+                if (random.nextBoolean()) {
+                  d.http.call("GraphDriver.Put", "ID", rw).ok();
+                  d.http.call("GraphDriver.Remove", "ID", rw).ok();
+                } // else it stays mounted: a running container's layer when layerd dies
               }
             }
             case 4 -> {
@@ -362,7 +391,7 @@ class CrashHarnessTest {
               "--containerd-socket",
               grpc.toString(),
               "--driver",
-              "vfs",
+              DRIVER,
               "--rootless=false"));
       Path log = dir.resolve(name + ".log");
       Files.deleteIfExists(grpc); // a killed daemon leaves both sockets; layerd replaces them

@@ -42,7 +42,7 @@ class LoadTest {
   @RootTest
   void concurrentClientsOnBothApis() throws Exception {
     Require.root();
-    int seconds = Integer.getInteger("layerd.load.seconds", 20);
+    int seconds = Integer.getInteger("layerd.load.seconds", 15);
     int clients = Integer.getInteger("layerd.load.clients", 4);
     Path dir = TestFiles.scratchDirectory("load");
     Path root = dir.resolve("root");
