@@ -126,4 +126,27 @@ class CompressionTest {
         "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef", r.diffId());
     assertEquals(0, r.entries());
   }
+
+  /**
+   * Found by CompressionFuzzTest's long run: 68 bytes of xz declaring a 1.5 GiB dictionary made the
+   * decoder allocate it (OutOfMemoryError). Refused before any allocation, with the figures.
+   */
+  @Test
+  void anXzStreamAskingForAHugeDictionaryIsRefused() throws IOException {
+    byte[] layer;
+    try (var in =
+        CompressionTest.class.getResourceAsStream(
+            "CompressionFuzzTestInputs/detectAndDecompress/xz-dictionary-1536MiB")) {
+      layer = in.readAllBytes();
+    }
+    assertEquals(Compression.XZ, Compression.detect(layer, layer.length));
+    LayerApplyException e =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            LayerApplyException.class,
+            () -> apply(LayerApplier.builder().build(), root, "bigdict", layer));
+    assertTrue(
+        e.getMessage().contains("needs 1536 MiB of memory")
+            && e.getMessage().contains("over the 256 MiB layerd allows"),
+        e.getMessage());
+  }
 }
