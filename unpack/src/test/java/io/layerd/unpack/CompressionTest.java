@@ -128,8 +128,10 @@ class CompressionTest {
   }
 
   /**
-   * Found by CompressionFuzzTest's long run: 68 bytes of xz declaring a 1.5 GiB dictionary made the
-   * decoder allocate it (OutOfMemoryError). Refused before any allocation, with the figures.
+   * 68 bytes of xz ({@code xz --lzma2=dict=1536MiB} of ten zero bytes) made the decoder allocate a
+   * 1.5 GiB dictionary (OutOfMemoryError). Found while checking what the fuzz tests cannot reach
+   * (the block header's CRC32 guards the dictionary size); kept in their inputs too. Refused before
+   * any allocation, with the figures.
    */
   @Test
   void anXzStreamAskingForAHugeDictionaryIsRefused() throws IOException {
