@@ -21,4 +21,4 @@ done
 cd "$repo"
 mvn -B -pl daemon,layerctl -am verify -Dtest='CrashHarnessTest,UnpackCrashHarnessTest' \
   -Dsurefire.failIfNoSpecifiedTests=false -Dlayerd.fuzz.skip=true \
-  -Dlayerd.crash.trials="$trials" "${seed[@]}" | grep -aE "crash harness|Tests run:|FAIL|seed"
+  -Dlayerd.crash.trials="$trials" "${seed[@]}" 2>&1 | grep -aE "crash harness|Tests run:|FAIL|seed"

@@ -55,6 +55,12 @@ import java.util.stream.Stream;
  * (benchmarks/crash.sh runs many).
  */
 class CrashHarnessTest {
+  static {
+    // The gRPC client asks for SO_KEEPALIVE, which a unix socket has not: Netty warns each time.
+    System.setProperty(
+        "org.slf4j.simpleLogger.log.io.grpc.netty.shaded.io.netty.bootstrap.Bootstrap", "error");
+  }
+
   private static final int LAYERS = 3;
 
   /** The layers dockerd would apply: enough files that an apply takes a while. */

@@ -36,6 +36,12 @@ import java.util.stream.Stream;
  * time and the clients per API.
  */
 class LoadTest {
+  static {
+    // The gRPC client asks for SO_KEEPALIVE, which a unix socket has not: Netty warns each time.
+    System.setProperty(
+        "org.slf4j.simpleLogger.log.io.grpc.netty.shaded.io.netty.bootstrap.Bootstrap", "error");
+  }
+
   /** Peak resident memory allowed to the daemon under this load (its heap is the JVM default). */
   private static final long MAX_RSS_KIB = 768 << 10;
 
