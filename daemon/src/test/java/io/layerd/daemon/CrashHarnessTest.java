@@ -242,21 +242,27 @@ class CrashHarnessTest {
     d.http.call("GraphDriver.CreateReadWrite", "ID", rw, "Parent", id).ok();
     d.http.call("GraphDriver.Remove", "ID", rw).ok();
     String key = "default/next/" + trial;
+    prepareAndCommit(d, key, "");
+    d.snapshots.remove(
+        SnapshotsProto.RemoveSnapshotRequest.newBuilder()
+            .setSnapshotter("layerd")
+            .setKey(key + "/c")
+            .build());
+  }
+
+  /** Prepares an active snapshot {@code key} on {@code parent}, commits it as {@code key/c}. */
+  private static void prepareAndCommit(Layerd d, String key, String parent) {
     d.snapshots.prepare(
         SnapshotsProto.PrepareSnapshotRequest.newBuilder()
             .setSnapshotter("layerd")
             .setKey(key)
+            .setParent(parent)
             .build());
     d.snapshots.commit(
         SnapshotsProto.CommitSnapshotRequest.newBuilder()
             .setSnapshotter("layerd")
             .setName(key + "/c")
             .setKey(key)
-            .build());
-    d.snapshots.remove(
-        SnapshotsProto.RemoveSnapshotRequest.newBuilder()
-            .setSnapshotter("layerd")
-            .setKey(key + "/c")
             .build());
   }
 
@@ -330,18 +336,7 @@ class CrashHarnessTest {
               String key = "default/" + tag + "/" + n;
               String parent =
                   committed.isEmpty() ? "" : committed.get(random.nextInt(committed.size()));
-              d.snapshots.prepare(
-                  SnapshotsProto.PrepareSnapshotRequest.newBuilder()
-                      .setSnapshotter("layerd")
-                      .setKey(key)
-                      .setParent(parent)
-                      .build());
-              d.snapshots.commit(
-                  SnapshotsProto.CommitSnapshotRequest.newBuilder()
-                      .setSnapshotter("layerd")
-                      .setName(key + "/c")
-                      .setKey(key)
-                      .build());
+              prepareAndCommit(d, key, parent);
               committed.add(key + "/c");
               if (committed.size() > 3 && random.nextBoolean()) {
                 String last = committed.remove(committed.size() - 1);
@@ -387,40 +382,8 @@ class CrashHarnessTest {
     static Layerd start(Path dir, Path root, String name) throws Exception {
       Path socket = dir.resolve("s.sock");
       Path grpc = dir.resolve("g.sock");
-      List<String> cmd = new ArrayList<>(Main.selfCommand());
-      cmd.addAll(
-          List.of(
-              "--data-root",
-              root.toString(),
-              "--socket",
-              socket.toString(),
-              "--containerd-socket",
-              grpc.toString(),
-              "--driver",
-              DRIVER,
-              "--rootless=false"));
-      Path log = dir.resolve(name + ".log");
-      Files.deleteIfExists(grpc); // a killed daemon leaves both sockets; layerd replaces them
-      Process p =
-          new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-      while (!Files.exists(grpc) || !Files.exists(socket) || !listening(socket)) {
-        if (!p.isAlive() || System.nanoTime() > deadline) {
-          p.destroyForcibly();
-          throw new AssertionError("layerd did not start:\n" + Files.readString(log));
-        }
-        Thread.sleep(20);
-      }
+      Process p = LayerdProcess.start(root, socket, grpc, DRIVER, dir.resolve(name + ".log"));
       return new Layerd(p, socket, grpc);
-    }
-
-    private static boolean listening(Path socket) {
-      try (var ch = java.nio.channels.SocketChannel.open(java.net.StandardProtocolFamily.UNIX)) {
-        ch.connect(java.net.UnixDomainSocketAddress.of(socket));
-        return true;
-      } catch (IOException e) {
-        return false;
-      }
     }
 
     void closeClients() throws InterruptedException {

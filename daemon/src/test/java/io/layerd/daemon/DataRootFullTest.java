@@ -3,11 +3,9 @@ package io.layerd.daemon;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.layerd.sys.Sys;
-import io.layerd.testkit.Require;
 import io.layerd.testkit.RootTest;
 import io.layerd.testkit.TarBuilder;
-import io.layerd.testkit.TestFiles;
+import io.layerd.testkit.Tmpfs;
 import java.io.ByteArrayInputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,12 +23,11 @@ import java.util.stream.Stream;
 class DataRootFullTest {
   @RootTest
   void outOfSpaceAndOutOfInodes() throws Exception {
-    Require.root();
-    Path dir = TestFiles.scratchDirectory("rootfull");
-    Path fs = dir.resolve("fs");
-    Files.createDirectories(fs);
-    Sys.mount("tmpfs", fs.toString(), "tmpfs", 0, "size=3m,nr_inodes=200,mode=0700");
-    try (Daemon d = Daemon.start(Settings.of(fs.resolve("root"), dir.resolve("s.sock"), "vfs"));
+    try (Tmpfs fs = Tmpfs.mount("rootfull", "size=3m,nr_inodes=200,mode=0700");
+        Daemon d =
+            Daemon.start(
+                Settings.of(
+                    fs.mountPoint().resolve("root"), fs.scratch().resolve("s.sock"), "vfs"));
         PluginClient c = new PluginClient(d.socket())) {
       c.call("GraphDriver.Create", "ID", "earlier").ok();
       byte[] small = TarBuilder.create().file("a", "kept\n").file("b", 100_000).build();
@@ -51,9 +48,6 @@ class DataRootFullTest {
 
       c.call("GraphDriver.Create", "ID", "next").ok();
       c.applyDiff("next", null, new ByteArrayInputStream(small)).ok();
-    } finally {
-      Sys.umount2(fs.toString(), 0);
-      TestFiles.deleteTree(dir);
     }
   }
 

@@ -54,27 +54,8 @@ class LoadTest {
     Path root = dir.resolve("root");
     Path socket = dir.resolve("s.sock");
     Path grpc = dir.resolve("g.sock");
-    List<String> cmd = new ArrayList<>(Main.selfCommand());
-    cmd.addAll(
-        List.of(
-            "--data-root",
-            root.toString(),
-            "--socket",
-            socket.toString(),
-            "--containerd-socket",
-            grpc.toString(),
-            "--driver",
-            "overlay2",
-            "--rootless=false"));
-    Path log = dir.resolve("layerd.log");
-    Process p =
-        new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    Process p = LayerdProcess.start(root, socket, grpc, "overlay2", dir.resolve("layerd.log"));
     try {
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-      while (!Files.exists(socket) || !Files.exists(grpc)) {
-        assertTrue(p.isAlive() && System.nanoTime() < deadline, Files.readString(log));
-        Thread.sleep(20);
-      }
       byte[] base = TarBuilder.create().dir("etc").file("etc/os-release", "ID=load\n").build();
       try (PluginClient c = new PluginClient(socket)) {
         c.call("Plugin.Activate").ok();

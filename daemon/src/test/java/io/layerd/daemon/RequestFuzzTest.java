@@ -53,13 +53,14 @@ class RequestFuzzTest {
   /** The first byte's value that makes the request an ApplyDiff: "query\n" then the tar. */
   private static final int APPLY_DIFF = 255;
 
+  private static Path dir;
   private static Daemon daemon;
   private static PluginClient client;
 
   private static synchronized PluginClient client() {
     if (client == null) {
       try {
-        Path dir = TestFiles.scratchDirectory("reqfuzz");
+        dir = TestFiles.scratchDirectory("reqfuzz");
         daemon = Daemon.start(Settings.of(dir.resolve("root"), dir.resolve("s.sock"), "vfs"));
         client = new PluginClient(daemon.socket());
         client.call("GraphDriver.Create", "ID", "base").ok();
@@ -76,6 +77,7 @@ class RequestFuzzTest {
     try {
       client.close();
       daemon.close();
+      TestFiles.deleteTree(dir);
     } catch (IOException | RuntimeException e) {
       // the JVM is ending
     }

@@ -4,11 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.layerd.sys.Sys;
-import io.layerd.testkit.Require;
 import io.layerd.testkit.RootTest;
 import io.layerd.testkit.TarBuilder;
-import io.layerd.testkit.TestFiles;
+import io.layerd.testkit.Tmpfs;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -22,12 +20,9 @@ import java.util.stream.Stream;
 class DiskFullTest {
   @RootTest
   void outOfSpaceAndOutOfInodes() throws Exception {
-    Require.root();
-    Path dir = TestFiles.scratchDirectory("full");
-    Path fs = dir.resolve("fs");
-    Files.createDirectories(fs);
-    Sys.mount("tmpfs", fs.toString(), "tmpfs", 0, "size=2m,nr_inodes=64,mode=0755");
-    try {
+    try (Tmpfs tmpfs = Tmpfs.mount("full", "size=2m,nr_inodes=64,mode=0755")) {
+      Path fs = tmpfs.mountPoint();
+      Path dir = tmpfs.scratch();
       Path earlier = fs.resolve("earlier");
       Path small = dir.resolve("small.tar");
       Files.write(small, TarBuilder.create().file("a", "kept\n").file("b", 100_000).build());
@@ -47,9 +42,6 @@ class DiskFullTest {
 
       assertEquals("kept\n", Files.readString(earlier.resolve("a")), "the earlier unpack");
       assertEquals(100_000, Files.size(earlier.resolve("b")));
-    } finally {
-      Sys.umount2(fs.toString(), 0);
-      TestFiles.deleteTree(dir);
     }
   }
 

@@ -35,6 +35,7 @@ class ApplierFuzzTest {
           TestFiles.deleteTree(sandbox.getParent());
         }
         host = new BreakoutCases.Host(sandbox);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> delete(sandbox.getParent())));
         BreakoutCases.prepareHost(host);
         before = HostSnapshot.of(sandbox, host.root());
       } catch (IOException e) {
@@ -42,6 +43,14 @@ class ApplierFuzzTest {
       }
     }
     return host;
+  }
+
+  private static void delete(Path dir) {
+    try {
+      TestFiles.deleteTree(dir);
+    } catch (IOException e) {
+      // the JVM is ending; /tmp keeps it
+    }
   }
 
   static Stream<byte[]> seeds() {

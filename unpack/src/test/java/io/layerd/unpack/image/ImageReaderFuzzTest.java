@@ -38,6 +38,17 @@ class ImageReaderFuzzTest {
     }
     try {
       work = TestFiles.scratchDirectory("imgfuzz");
+      Path made = work;
+      Runtime.getRuntime()
+          .addShutdownHook(
+              new Thread(
+                  () -> {
+                    try {
+                      TestFiles.deleteTree(made);
+                    } catch (IOException e) {
+                      // the JVM is ending; /tmp keeps it
+                    }
+                  }));
       oci = work.resolve("oci");
       TestImages.Layout l = new TestImages.Layout(oci);
       l.add(
