@@ -1,9 +1,15 @@
 package io.layerd.daemon;
 
+import io.layerd.daemon.peer.PeerPolicy;
+import java.io.IOException;
+import java.nio.channels.SocketChannel;
+import jdk.net.ExtendedSocketOptions;
+import jdk.net.UnixDomainPrincipal;
 import org.eclipse.jetty.http.HostPortHttpField;
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.HttpVersion;
+import org.eclipse.jetty.io.AbstractConnection;
 import org.eclipse.jetty.io.Connection;
 import org.eclipse.jetty.io.EndPoint;
 import org.eclipse.jetty.server.Connector;
@@ -22,17 +28,32 @@ import org.eclipse.jetty.util.StringUtil;
  * with "400 Blank Host", with no compliance mode to allow it (jetty/jetty.project#11287). This
  * factory uses Jetty's own extension points ({@link HttpConnection#newHttpStream}) to read an empty
  * Host as {@code localhost}; everything else is Jetty's parsing, unchanged.
+ *
+ * <p>Each connection's peer is checked first ({@link PeerPolicy}): a peer that is neither layerd's
+ * user nor root gets a connection that closes at once, before anything is read.
  */
 final class DockerHttpConnectionFactory extends HttpConnectionFactory {
   /** What an empty Host header is read as. */
   static final String BLANK_HOST = "localhost";
 
-  DockerHttpConnectionFactory(HttpConfiguration config) {
+  private final PeerPolicy peers;
+  private final String socket;
+
+  DockerHttpConnectionFactory(HttpConfiguration config, PeerPolicy peers, String socket) {
     super(config);
+    this.peers = peers;
+    this.socket = socket;
   }
 
   @Override
   public Connection newConnection(Connector connector, EndPoint endPoint) {
+    if (endPoint.getTransport() instanceof SocketChannel channel) {
+      String refused = refusal(channel);
+      if (refused != null) {
+        peers.refused(socket, refused);
+        return new RefusedConnection(endPoint, connector);
+      }
+    }
     HttpConnection c = new BlankHostConnection(getHttpConfiguration(), connector, endPoint);
     c.setTransferEncodingChunkMaxLength(getTransferEncodingChunkMaxLength());
     return configure(c, connector, endPoint);
@@ -62,6 +83,35 @@ final class DockerHttpConnectionFactory extends HttpConnectionFactory {
         }
         super.parsedHeader(field);
       }
+    }
+  }
+
+  /** Null when the peer is served, else a description of the peer. */
+  private String refusal(SocketChannel channel) {
+    UnixDomainPrincipal peer;
+    try {
+      peer = channel.getOption(ExtendedSocketOptions.SO_PEERCRED);
+    } catch (IOException | UnsupportedOperationException e) {
+      return "a peer whose credentials cannot be read (" + e + ")";
+    }
+    return peers.allows(peer.user()) ? null : "user " + peer.user().getName();
+  }
+
+  /** A connection that closes as soon as it opens. */
+  static final class RefusedConnection extends AbstractConnection {
+    RefusedConnection(EndPoint endPoint, Connector connector) {
+      super(endPoint, connector.getExecutor());
+    }
+
+    @Override
+    public void onOpen() {
+      super.onOpen();
+      getEndPoint().close();
+    }
+
+    @Override
+    public void onFillable() {
+      getEndPoint().close();
     }
   }
 }

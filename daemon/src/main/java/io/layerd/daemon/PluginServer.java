@@ -1,5 +1,6 @@
 package io.layerd.daemon;
 
+import io.layerd.daemon.peer.PeerPolicy;
 import java.io.Closeable;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
@@ -29,7 +30,8 @@ import org.slf4j.LoggerFactory;
  * <p>The socket file: its directory is made when missing (mode 0700); a stale socket of a process
  * that is gone is removed, a live one is an error (two daemons must not share a name); the socket
  * is bound inside a private directory, chmod'ed to 0600 and only then renamed into place, so that
- * it is never reachable with looser permissions. It belongs to the user that runs layerd.
+ * it is never reachable with looser permissions. It belongs to the user that runs layerd, and only
+ * that user and root are served even when its mode is loosened ({@link PeerPolicy}).
  *
  * <p>{@link #close()} is the graceful stop: no new connections, requests in flight may finish
  * within the shutdown timeout (an ApplyDiff cut short rolls its layer back), then the socket file
@@ -81,7 +83,9 @@ final class PluginServer implements Closeable {
     http.setSendServerVersion(false);
     http.setSendDateHeader(false);
     UnixDomainServerConnector connector =
-        new UnixDomainServerConnector(server, new DockerHttpConnectionFactory(http));
+        new UnixDomainServerConnector(
+            server,
+            new DockerHttpConnectionFactory(http, PeerPolicy.ofThisProcess(), abs.toString()));
     // dockerd keeps connections open between calls and its client does not like them closed
     // under it; an idle hour is fine. A body that stops flowing fails the same way.
     connector.setIdleTimeout(Duration.ofHours(1).toMillis());

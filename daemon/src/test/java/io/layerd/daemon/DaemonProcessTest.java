@@ -42,30 +42,10 @@ class DaemonProcessTest {
 
   /** Starts {@code layerd} in a child JVM (this JVM's class path) and waits for its socket. */
   private Process startLayerd(Path root, Path socket, String driver) throws Exception {
-    List<String> cmd = new ArrayList<>(Main.selfCommand());
-    cmd.addAll(
-        List.of(
-            "--data-root",
-            root.toString(),
-            "--socket",
-            socket.toString(),
-            "--driver",
-            driver,
-            "--rootless=false",
-            "--shutdown-timeout",
-            "60"));
-    Path log = log(started.size());
     Process p =
-        new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        LayerdProcess.start(
+            root, socket, null, driver, log(started.size()), "--shutdown-timeout", "60");
     started.add(p);
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    while (!Files.exists(socket)) {
-      if (!p.isAlive() || System.nanoTime() > deadline) {
-        throw new AssertionError(
-            "layerd did not listen on " + socket + ":\n" + Files.readString(log));
-      }
-      Thread.sleep(50);
-    }
     return p;
   }
 

@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.util.zip.GZIPInputStream;
 import org.apache.commons.compress.compressors.bzip2.BZip2CompressorInputStream;
+import org.tukaani.xz.MemoryLimitException;
 import org.tukaani.xz.XZInputStream;
 
 /** Layer compression, recognised by magic bytes and never by a file name. */
@@ -90,12 +91,50 @@ public enum Compression {
         z.setContinuous(false);
         return new BufferedInputStream(z, 131072);
       case XZ:
-        return new BufferedInputStream(new XZInputStream(in), 65536);
+        return new BufferedInputStream(xz(in), 65536);
       case BZIP2:
         return new BufferedInputStream(new BZip2CompressorInputStream(in, true), 65536);
       case NONE:
       default:
         return in;
     }
+  }
+
+  /**
+   * The memory an xz stream may ask for to be decompressed, in KiB: 256 MiB. xz's largest preset
+   * (-9, a 64 MiB dictionary) needs 65 MiB; a stream can declare up to a 1.5 GiB dictionary in a
+   * few bytes, which would be allocated before anything is read.
+   */
+  static final int XZ_MEMORY_LIMIT_KIB = 256 << 10;
+
+  /** An xz decompressor held to {@link #XZ_MEMORY_LIMIT_KIB}. */
+  static InputStream xz(InputStream in) throws IOException {
+    return new XZInputStream(in, XZ_MEMORY_LIMIT_KIB);
+  }
+
+  /**
+   * A decompressor's failure, said plainly: which format, how far into the layer ({@code offset}
+   * bytes of it read), and what went wrong.
+   */
+  IOException failure(long offset, Exception e) {
+    if (e instanceof MemoryLimitException m) {
+      return new IOException(
+          "the xz stream needs "
+              + (m.getMemoryNeeded() >> 10)
+              + " MiB of memory to be decompressed (its dictionary size), over the "
+              + (XZ_MEMORY_LIMIT_KIB >> 10)
+              + " MiB layerd allows: compress the layer with a smaller dictionary (xz -9 needs"
+              + " 65 MiB)",
+          e);
+    }
+    String detail = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    return new IOException(
+        "the "
+            + label
+            + " stream is corrupt or cut short (after "
+            + offset
+            + " bytes of the layer): "
+            + detail,
+        e);
   }
 }

@@ -17,7 +17,6 @@ import java.util.zip.DataFormatException;
 import java.util.zip.Inflater;
 import java.util.zip.ZipException;
 import org.apache.commons.compress.compressors.bzip2.BZip2CompressorInputStream;
-import org.tukaani.xz.XZInputStream;
 
 /**
  * A layer's bytes on their way to the tar reader, in three stages that run at once: a decoder
@@ -309,17 +308,9 @@ final class LayerPipeline implements AutoCloseable {
     return compression == Compression.GZIP && isal;
   }
 
-  /** A decompressor's failure, said plainly: which format, and how far into the layer. */
+  /** A decompressor's failure, said plainly (see {@link Compression#failure}). */
   private IOException corrupt(Exception e) {
-    String detail = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-    return new IOException(
-        "the "
-            + compression.label()
-            + " stream is corrupt or cut short (after "
-            + raw.count
-            + " bytes of the layer): "
-            + detail,
-        e);
+    return compression.failure(raw.count, e);
   }
 
   /**
@@ -384,7 +375,7 @@ final class LayerPipeline implements AutoCloseable {
     InputStream buffered = new java.io.BufferedInputStream(raw, 65536);
     InputStream in =
         compression == Compression.XZ
-            ? new XZInputStream(buffered)
+            ? Compression.xz(buffered)
             : new BZip2CompressorInputStream(buffered, true);
     byte[] heap = new byte[64 * 1024];
     Chunk c = fill();

@@ -33,17 +33,9 @@ public final class LayerStream implements AutoCloseable {
     this.tar = new Counting(plain, compression == Compression.NONE ? null : raw);
   }
 
-  /** A decompressor's failure, said plainly: which format, and how far into the layer. */
+  /** A decompressor's failure, said plainly (see {@link Compression#failure}). */
   private static IOException corrupt(Compression c, Counting raw, IOException e) {
-    String detail = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-    return new IOException(
-        "the "
-            + c.label()
-            + " stream is corrupt or cut short (after "
-            + raw.count
-            + " bytes of the layer): "
-            + detail,
-        e);
+    return c.failure(raw.count, e);
   }
 
   /** Wraps a layer's bytes. The caller keeps ownership of {@code source}. */

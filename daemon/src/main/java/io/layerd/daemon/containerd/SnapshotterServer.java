@@ -2,11 +2,16 @@ package io.layerd.daemon.containerd;
 
 import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.netty.shaded.io.netty.channel.ChannelHandlerContext;
+import io.grpc.netty.shaded.io.netty.channel.ChannelInboundHandlerAdapter;
 import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.epoll.Epoll;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.epoll.EpollServerDomainSocketChannel;
 import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
+import io.grpc.netty.shaded.io.netty.channel.unix.PeerCredentials;
+import io.layerd.daemon.peer.PeerPolicy;
 import io.layerd.engine.Engine;
 import java.io.Closeable;
 import java.io.IOException;
@@ -31,6 +36,9 @@ import org.slf4j.LoggerFactory;
  * </pre>
  *
  * and {@code ctr ... --snapshotter layerd} (or the CRI's {@code snapshotter = "layerd"}) uses it.
+ *
+ * <p>Only layerd's own user and root are served ({@link PeerPolicy}): every accepted connection's
+ * peer credentials are checked before gRPC sees it, and another user's connection is closed.
  */
 public final class SnapshotterServer implements Closeable {
   private static final Logger LOG = LoggerFactory.getLogger(SnapshotterServer.class);
@@ -70,12 +78,19 @@ public final class SnapshotterServer implements Closeable {
     System.setProperty(
         "org.slf4j.simpleLogger.log.io.grpc.netty.shaded.io.netty.bootstrap.ServerBootstrap",
         "error");
+    PeerPolicy peers = PeerPolicy.ofThisProcess();
+    String name = socket.toString();
     EventLoopGroup group = new EpollEventLoopGroup(2);
     Server server;
     try {
       server =
           NettyServerBuilder.forAddress(new DomainSocketAddress(socket.toString()))
-              .channelType(EpollServerDomainSocketChannel.class)
+              .channelFactory(
+                  () -> {
+                    EpollServerDomainSocketChannel listening = new EpollServerDomainSocketChannel();
+                    listening.pipeline().addFirst(new PeerCheck(peers, name));
+                    return listening;
+                  })
               .bossEventLoopGroup(group)
               .workerEventLoopGroup(group)
               .addService(new SnapshotService(snapshotter))
@@ -88,6 +103,42 @@ public final class SnapshotterServer implements Closeable {
     }
     LOG.info("serving containerd's snapshotter API on {}", socket);
     return new SnapshotterServer(server, group, socket);
+  }
+
+  /**
+   * First on the listening channel's pipeline: sees each accepted channel before gRPC's acceptor
+   * does, and closes those of peers the policy refuses.
+   */
+  private static final class PeerCheck extends ChannelInboundHandlerAdapter {
+    private final PeerPolicy peers;
+    private final String socket;
+
+    PeerCheck(PeerPolicy peers, String socket) {
+      this.peers = peers;
+      this.socket = socket;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      if (msg instanceof EpollDomainSocketChannel accepted) {
+        String refused;
+        try {
+          PeerCredentials c = accepted.peerCredentials();
+          refused =
+              peers.allows(Integer.toUnsignedLong(c.uid()))
+                  ? null
+                  : "uid " + Integer.toUnsignedLong(c.uid()) + " (pid " + c.pid() + ")";
+        } catch (IOException e) {
+          refused = "a peer whose credentials cannot be read (" + e + ")";
+        }
+        if (refused != null) {
+          peers.refused(socket, refused);
+          accepted.unsafe().closeForcibly();
+          return;
+        }
+      }
+      ctx.fireChannelRead(msg);
+    }
   }
 
   public Path socket() {
