@@ -397,6 +397,16 @@ public final class Engine implements Closeable {
    * #create}. A failed or cut-off apply leaves no layer: it is removed entirely.
    */
   public ApplyResult applyDiff(String id, String parent, InputStream tar) throws IOException {
+    return applyDiff(id, tar, LayerApplier.Expect.NOTHING, false);
+  }
+
+  /**
+   * ApplyDiff with the layer's digests checked ({@code expect}: a mismatch fails the apply and
+   * leaves no layer) and, with {@code sync}, the files flushed to disk before it returns. The layer
+   * may be a read-write one (containerd applies into an active snapshot).
+   */
+  public ApplyResult applyDiff(String id, InputStream tar, LayerApplier.Expect expect, boolean sync)
+      throws IOException {
     return withLock(
         id,
         () -> {
@@ -405,7 +415,7 @@ public final class Engine implements Closeable {
           ApplyResult r;
           try {
             try (Fd dir = Sys.openDirectory(driver.diffDirectory(id).toString())) {
-              r = applier(m).apply(id, tar, dir.get(), LayerApplier.Expect.NOTHING);
+              r = applier(m, sync).apply(id, tar, dir.get(), expect);
             }
           } catch (IOException | RuntimeException e) {
             discard(id, e);
@@ -429,9 +439,9 @@ public final class Engine implements Closeable {
    * the parents' diff directories (nearest first) are the applier's lower layers, so that a
    * hardlink to a parent's file is copied up as overlayfs would.
    */
-  private LayerApplier applier(LayerMeta m) throws IOException {
+  private LayerApplier applier(LayerMeta m, boolean sync) throws IOException {
     DeletionForm form = driver.deletionForm();
-    LayerApplier.Builder b = LayerApplier.builder().owners(config.owners());
+    LayerApplier.Builder b = LayerApplier.builder().owners(config.owners()).sync(sync);
     switch (form) {
       case OVERLAY_TRUSTED:
         b.whiteouts(WhiteoutMode.OVERLAY).overlayXattrs(OverlayXattrs.TRUSTED).lowers(lowers(m));
@@ -469,7 +479,14 @@ public final class Engine implements Closeable {
     return withLock(id, () -> changes0(id, parent).size());
   }
 
-  private TreeChanges.Result changes0(String id, String parent) throws IOException {
+  /** Changes found, and whether the driver read them from its own record. */
+  private record Found(List<Change> changes, long size, boolean nativeChanges) {
+    Found(TreeChanges.Result r) {
+      this(r.changes(), r.size(), false);
+    }
+  }
+
+  private Found changes0(String id, String parent) throws IOException {
     LayerMeta m = meta(id);
     String p = parent == null || parent.isEmpty() ? m.parent() : LayerIds.check(parent);
     Optional<List<Change>> nativeChanges = driver.nativeChanges(id, p);
@@ -485,13 +502,13 @@ public final class Engine implements Closeable {
           }
         }
       }
-      return new TreeChanges.Result(nativeChanges.get(), size);
+      return new Found(nativeChanges.get(), size, true);
     }
     Path layerDir = getLocked(id);
     try {
       if (p == null) {
         try (Fd n = Sys.openDirectory(layerDir.toString())) {
-          return TreeChanges.compare(n.get(), -1);
+          return new Found(TreeChanges.compare(n.get(), -1));
         }
       }
       ReentrantLock pl = lockOf(p);
@@ -500,7 +517,7 @@ public final class Engine implements Closeable {
         Path parentDir = getLocked(p);
         try (Fd n = Sys.openDirectory(layerDir.toString());
             Fd o = Sys.openDirectory(parentDir.toString())) {
-          return TreeChanges.compare(n.get(), o.get());
+          return new Found(TreeChanges.compare(n.get(), o.get()));
         } finally {
           putLocked(p);
         }
@@ -514,10 +531,22 @@ public final class Engine implements Closeable {
 
   /** Diff: writes {@code id}'s changes against {@code parent} as a layer tar. */
   public long diff(String id, String parent, OutputStream out) throws IOException {
+    return diffWithCount(id, parent, out).bytes();
+  }
+
+  /** What {@link #diffWithCount} wrote: the tar's bytes and the changes it holds. */
+  public record DiffResult(long bytes, int changes, boolean nativeChanges) {}
+
+  /**
+   * Diff, saying how many changes the tar holds and whether they were read from the driver's own
+   * record (an overlay upper directory) rather than by comparing whole trees.
+   */
+  public DiffResult diffWithCount(String id, String parent, OutputStream out) throws IOException {
     return withLock(
         id,
         () -> {
-          List<Change> changes = changes0(id, parent).changes();
+          Found found = changes0(id, parent);
+          List<Change> changes = found.changes();
           List<TreePacker.Item> items = new ArrayList<>();
           for (Change c : changes) {
             items.add(new TreePacker.Item(c.path(), c.kind() == Change.Kind.DELETED));
@@ -525,7 +554,8 @@ public final class Engine implements Closeable {
           Path dir = getLocked(id);
           try (Fd d = Sys.openDirectory(dir.toString())) {
             // Owners as the layer states them: ApplyDiff's shift (--userns-remap) undone.
-            return TreePacker.pack(d.get(), items, out, config.owners());
+            long bytes = TreePacker.pack(d.get(), items, out, config.owners());
+            return new DiffResult(bytes, items.size(), found.nativeChanges());
           } finally {
             putLocked(id);
           }
