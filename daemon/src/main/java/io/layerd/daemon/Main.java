@@ -38,7 +38,7 @@ import picocli.CommandLine.Option;
           + " ~/.local/share/layerd, $XDG_RUNTIME_DIR/layerd/layerd.sock and"
           + " ~/.config/layerd/config.json. SIGTERM lets requests in flight finish, then unmounts."
     },
-    subcommands = {CommandLine.HelpCommand.class, RootlessDockerCommand.class})
+    subcommands = {CommandLine.HelpCommand.class, RootlessDockerCommand.class, ConfigCommand.class})
 public final class Main implements Callable<Integer> {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 

@@ -92,6 +92,9 @@ public record Settings(
    */
   public static final Path DEFAULT_CONTAINERD_ADDRESS = Path.of("/run/containerd/containerd.sock");
 
+  /** Where root's layerd serves containerd's snapshotter API unless told otherwise. */
+  public static final Path DEFAULT_CONTAINERD_SOCKET = Path.of("/run/layerd/snapshotter.sock");
+
   private static final Set<String> CONFIG_KEYS =
       Set.of(
           "data-root",
@@ -225,6 +228,37 @@ public record Settings(
                 + " --socket PATH");
       }
       return Path.of(runtime, "layerd", "layerd.sock");
+    }
+
+    /**
+     * Where layerd serves containerd's snapshotter API when the settings name no place: as root
+     * (and under rootlesskit) /run/layerd/snapshotter.sock, for a user
+     * $XDG_RUNTIME_DIR/layerd/snapshotter.sock.
+     *
+     * @throws IllegalArgumentException for a plain user without {@code XDG_RUNTIME_DIR}
+     */
+    public Path defaultContainerdSocket() {
+      if (realRoot || underRootlesskit) {
+        return DEFAULT_CONTAINERD_SOCKET;
+      }
+      return runtimeDir("--containerd-socket PATH").resolve("layerd").resolve("snapshotter.sock");
+    }
+
+    /** $XDG_RUNTIME_DIR, which must be set and absolute; the error names {@code flag}. */
+    public Path runtimeDir(String flag) {
+      String runtime = env.get("XDG_RUNTIME_DIR");
+      if (runtime == null || !runtime.startsWith("/")) {
+        throw new IllegalArgumentException(
+            "XDG_RUNTIME_DIR is not set, so there is no default for a user: set it (a directory"
+                + " of mode 0700 that you own, as systemd's /run/user/UID) or pass "
+                + flag);
+      }
+      return Path.of(runtime);
+    }
+
+    /** $XDG_DATA_HOME, else ~/.local/share. */
+    public Path dataHome() {
+      return xdg("XDG_DATA_HOME", ".local", "share");
     }
   }
 

@@ -1,5 +1,6 @@
 package io.layerd.daemon;
 
+import io.layerd.daemon.containerd.ContainerdConfig;
 import java.io.File;
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -11,12 +12,15 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Pattern;
 
 /**
- * A private, real containerd for tests (root only), driven with {@code ctr}. Everything it keeps
+ * A private, real containerd for tests (root only), driven with {@code ctr}: Debian 12's containerd
+ * 1.6 on the PATH ({@link #start}), or today's containerd 2.1 from {@link ModernClients} on the
+ * config {@code layerd config containerd} prints ({@link #startWithLayerd}). Everything it keeps
  * lives under one directory: {@code config.toml}, {@code containerd.log}, the socket {@code
  * containerd.sock}, {@code root/} and {@code state/}, and the FIFOs and runc state of {@link #run}.
  * The CRI plugin is off; with a proxy name, containerd also knows a snapshotter of that name served
@@ -62,17 +66,37 @@ final class ContainerdRig implements AutoCloseable {
   /** What one {@code ctr} command left. */
   record Result(int code, String out, String err) {}
 
+  /**
+   * The containerd and ctr binaries the rig runs, with what their environment adds.
+   *
+   * @param containerd the containerd binary
+   * @param ctr the ctr binary
+   * @param env added to the environment of both (PATH: containerd finds its shim there)
+   */
+  record Binaries(String containerd, String ctr, Map<String, String> env) {
+    /** Debian 12's containerd 1.6 and ctr, found on the PATH. */
+    static final Binaries ON_PATH = new Binaries("containerd", "ctr", Map.of());
+
+    /** containerd 2.1's from the unpacked tree, its bin directories first on the PATH. */
+    static Binaries of(ModernClients clients) {
+      return new Binaries(
+          clients.binary("containerd"), clients.binary("ctr"), clients.environment());
+    }
+  }
+
   private final Path dir;
   private final Path socket;
   private final boolean madeRunContainerd;
+  private final Binaries binaries;
   private final AtomicInteger imports = new AtomicInteger();
   private Process containerd;
   private boolean closed;
 
-  private ContainerdRig(Path dir, boolean madeRunContainerd) {
+  private ContainerdRig(Path dir, boolean madeRunContainerd, Binaries binaries) {
     this.dir = dir;
     this.socket = dir.resolve("containerd.sock");
     this.madeRunContainerd = madeRunContainerd;
+    this.binaries = binaries;
   }
 
   /**
@@ -84,20 +108,76 @@ final class ContainerdRig implements AutoCloseable {
    * @param proxySocket the unix socket of that proxy snapshotter (ignored when proxyName is null)
    */
   static ContainerdRig start(Path dir, String proxyName, Path proxySocket) throws IOException {
-    dir = dir.toAbsolutePath().normalize();
-    checkSocketPath(dir.resolve("containerd.sock.ttrpc"));
+    Path d = dir.toAbsolutePath().normalize();
     if (proxyName != null) {
       if (proxySocket == null) {
         throw new IllegalArgumentException("proxy " + proxyName + " needs a socket");
       }
       checkSocketPath(proxySocket.toAbsolutePath());
     }
+    return start(
+        d,
+        Binaries.ON_PATH,
+        () -> config(d, proxyName, proxySocket == null ? null : proxySocket.toAbsolutePath()));
+  }
+
+  /**
+   * containerd 2.1 from {@code clients} on the config that {@code layerd config containerd} prints
+   * for layerd's snapshotter on {@code layerdSocket} with data-root {@code layerdDataRoot}
+   * (containerd's root, state and socket in {@code dir}; the CRI plugin off). The snapshotter is
+   * {@code layerd}.
+   */
+  static ContainerdRig startWithLayerd(
+      Path dir, ModernClients clients, Path layerdSocket, Path layerdDataRoot) throws IOException {
+    Path d = dir.toAbsolutePath().normalize();
+    checkSocketPath(layerdSocket.toAbsolutePath());
+    return start(
+        d,
+        Binaries.of(clients),
+        () ->
+            layerdConfig(
+                "config",
+                "containerd",
+                "--data-root",
+                layerdDataRoot.toAbsolutePath().toString(),
+                "--containerd-socket",
+                layerdSocket.toAbsolutePath().toString(),
+                "--containerd-root",
+                d.resolve("root").toString(),
+                "--containerd-state",
+                d.resolve("state").toString(),
+                "--containerd-address",
+                d.resolve("containerd.sock").toString(),
+                "--disable-plugin",
+                ContainerdConfig.CRI_PLUGIN));
+  }
+
+  /** What {@code layerd ARGS} prints (it must succeed): the configs users install. */
+  static String layerdConfig(String... args) throws IOException {
+    java.io.StringWriter out = new java.io.StringWriter();
+    java.io.StringWriter err = new java.io.StringWriter();
+    picocli.CommandLine cl = Main.commandLine();
+    cl.setOut(new java.io.PrintWriter(out));
+    cl.setErr(new java.io.PrintWriter(err));
+    int code = cl.execute(args);
+    if (code != 0) {
+      throw new IOException("layerd " + String.join(" ", args) + " -> exit " + code + ": " + err);
+    }
+    return out.toString();
+  }
+
+  /** A config's text, made once the directory exists. */
+  private interface ConfigText {
+    String get() throws IOException;
+  }
+
+  private static ContainerdRig start(Path dir, Binaries binaries, ConfigText config)
+      throws IOException {
+    checkSocketPath(dir.resolve("containerd.sock.ttrpc"));
     Files.createDirectories(dir);
-    ContainerdRig rig = new ContainerdRig(dir, !Files.exists(RUN_CONTAINERD));
+    ContainerdRig rig = new ContainerdRig(dir, !Files.exists(RUN_CONTAINERD), binaries);
     try {
-      Files.writeString(
-          dir.resolve("config.toml"),
-          config(dir, proxyName, proxySocket == null ? null : proxySocket.toAbsolutePath()));
+      Files.writeString(dir.resolve("config.toml"), config.get());
       rig.launch();
     } catch (IOException | RuntimeException | Error e) {
       try {
@@ -165,7 +245,9 @@ final class ContainerdRig implements AutoCloseable {
   private void launch() throws IOException {
     Path log = dir.resolve("containerd.log");
     containerd =
-        new ProcessBuilder("containerd", "--config", dir.resolve("config.toml").toString())
+        withEnvironment(
+                new ProcessBuilder(
+                    binaries.containerd(), "--config", dir.resolve("config.toml").toString()))
             .directory(new File("/"))
             .redirectErrorStream(true)
             .redirectOutput(log.toFile())
@@ -184,7 +266,7 @@ final class ContainerdRig implements AutoCloseable {
                 + logTail(40));
       }
       if (Files.exists(socket)) {
-        last = exec(List.of("ctr", "--address", socket.toString(), "version"), secs(5));
+        last = exec(List.of(binaries.ctr(), "--address", socket.toString(), "version"), secs(5));
         if (last.code() == 0) {
           return;
         }
@@ -202,6 +284,11 @@ final class ContainerdRig implements AutoCloseable {
       }
       sleep(100);
     }
+  }
+
+  private ProcessBuilder withEnvironment(ProcessBuilder pb) {
+    pb.environment().putAll(binaries.env());
+    return pb;
   }
 
   /** The directory the rig lives in. */
@@ -247,9 +334,20 @@ final class ContainerdRig implements AutoCloseable {
     return r;
   }
 
+  /** {@link #ok} in another containerd namespace (dockerd's is {@code moby}). */
+  Result okIn(String namespace, String... args) throws IOException {
+    List<String> cmd = new ArrayList<>(command(args));
+    cmd.set(cmd.indexOf(NAMESPACE), namespace);
+    Result r = exec(cmd, CTR_TIMEOUT);
+    if (r.code() != 0) {
+      throw new AssertionError(String.join(" ", cmd) + " -> exit " + r.code() + ": " + r.err());
+    }
+    return r;
+  }
+
   private List<String> command(String... args) {
     List<String> cmd = new ArrayList<>();
-    cmd.addAll(List.of("ctr", "--address", socket.toString(), "--namespace", NAMESPACE));
+    cmd.addAll(List.of(binaries.ctr(), "--address", socket.toString(), "--namespace", NAMESPACE));
     cmd.addAll(Arrays.asList(args));
     return cmd;
   }
@@ -438,11 +536,11 @@ final class ContainerdRig implements AutoCloseable {
   }
 
   /**
-   * Runs a command from /, standard input /dev/null, its output captured in temporary files; on
-   * time-out it and its descendants are killed and the code is -1.
+   * Runs a command from /, standard input /dev/null, its output captured in temporary files, with
+   * the binaries' environment; on time-out it and its descendants are killed and the code is -1.
    */
-  static Result exec(List<String> cmd, Duration timeout) throws IOException {
-    DockerHost.Run r = DockerHost.exec(cmd, null, timeout);
+  Result exec(List<String> cmd, Duration timeout) throws IOException {
+    DockerHost.Run r = DockerHost.exec(cmd, null, timeout, binaries.env());
     return new Result(r.exit(), r.stdout(), r.stderr());
   }
 }

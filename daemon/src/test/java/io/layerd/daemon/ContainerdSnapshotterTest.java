@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.layerd.daemon.containerd.SnapshotterServerAccess;
+import io.layerd.testkit.EndToEndTest;
 import io.layerd.testkit.LoopBtrfs;
 import io.layerd.testkit.Require;
 import io.layerd.testkit.TestData;
@@ -20,11 +21,13 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * layerd as containerd 1.6's proxy snapshotter, end to end: a real containerd (its config naming
+ * layerd as containerd's proxy snapshotter, end to end: a real containerd (its config naming
  * layerd's socket under [proxy_plugins]) imports images onto layerd's layers, runs a container on
  * them, and every image's tree, mounted as containerd mounts it, equals the one containerd's own
- * {@code native} snapshotter gives. Removing the images lets containerd's garbage collection remove
- * every snapshot, and with them the engine's layers.
+ * snapshotter gives. Removing the images lets containerd's garbage collection remove every
+ * snapshot, and with them the engine's layers. Debian 12's containerd 1.6 on every driver (against
+ * {@code native}); containerd 2.1 on the config {@code layerd config containerd} prints (against
+ * {@code overlayfs}).
  */
 class ContainerdSnapshotterTest {
   private static final String BUSYBOX = "busybox:1.38.0-glibc";
@@ -32,6 +35,11 @@ class ContainerdSnapshotterTest {
   /** The images (an OCI layout and docker-save tars: whiteouts, opaque directories, 14 layers). */
   private static final List<String> IMAGES =
       List.of(BUSYBOX, "docker.io/library/whiteout:latest", "docker.io/library/dive-test:latest");
+
+  /** Starts a containerd that knows layerd's snapshotter on {@code snapSocket}. */
+  private interface RigStarter {
+    ContainerdRig start(Path dir, Path snapSocket, Path dataRoot) throws IOException;
+  }
 
   @ParameterizedTest(name = "{0}")
   @ValueSource(strings = {"overlay2", "vfs", "fuse-overlayfs", "btrfs"})
@@ -41,6 +49,32 @@ class ContainerdSnapshotterTest {
     for (String c : List.of("containerd", "ctr", "runc", "containerd-shim-runc-v2")) {
       Require.command(c);
     }
+    importRunCompareCollect(
+        driver, (d, s, r) -> ContainerdRig.start(d, "layerd", s), "native", List.of());
+  }
+
+  /**
+   * containerd 2.1.9 on the generated config: {@code ctr images import --snapshotter layerd}
+   * unpacks through the transfer service (the config's unpack entry), also a zstd OCI archive, and
+   * {@code ctr run} runs on it.
+   */
+  @EndToEndTest
+  void containerd21OnTheGeneratedConfigRunsOnLayerd() throws Exception {
+    Require.root();
+    Require.command("runc");
+    ModernClients clients = ModernClients.get();
+    importRunCompareCollect(
+        "overlay2",
+        (d, s, r) -> ContainerdRig.startWithLayerd(d, clients, s, r),
+        "overlayfs",
+        List.of(ZSTD));
+  }
+
+  /** The zstd OCI archive (an arm64 image, named by the test: its index names nothing). */
+  private static final String ZSTD = "docker.io/library/dive-test-zstd:latest";
+
+  private static void importRunCompareCollect(
+      String driver, RigStarter starter, String reference, List<String> more) throws Exception {
     Path dir = Files.createTempDirectory(Path.of("/tmp"), "ctd");
     Path snapSocket = dir.resolve("snap.sock");
     // btrfs: the data-root on a loop-mounted btrfs
@@ -50,13 +84,33 @@ class ContainerdSnapshotterTest {
         Settings.of(dataRoot, dir.resolve("gd.sock"), driver).withContainerdSocket(snapSocket);
     try (LoopBtrfs closeLast = btrfs;
         Daemon layerd = Daemon.start(settings);
-        ContainerdRig rig = ContainerdRig.start(dir.resolve("c"), "layerd", snapSocket)) {
+        ContainerdRig rig = starter.start(dir.resolve("c"), snapSocket, dataRoot)) {
       assertTrue(rig.ok("plugins", "ls").out().contains("layerd"), "containerd lists the proxy");
-      for (String snapshotter : List.of("layerd", "native")) {
+      List<String> images = new ArrayList<>(IMAGES);
+      images.addAll(more);
+      String zstdChain = null;
+      for (String snapshotter : List.of("layerd", reference)) {
         rig.importImage(TestData.file("images/busybox-1.38.0-glibc-oci"), snapshotter);
         rig.importImage(TestData.file("images/ggcr-whiteout-docker-save.tar"), snapshotter);
         rig.importImage(TestData.file("images/dive-test-docker-image.tar"), snapshotter);
+        if (more.contains(ZSTD)) {
+          Path named = dir.resolve("zstd.tar");
+          zstdChain =
+              OciArchive.named(TestData.file("images/dive-test-oci-zstd-image.tar"), ZSTD, named);
+          rig.ok(
+              "images",
+              "import",
+              "--platform",
+              "linux/arm64",
+              "--snapshotter",
+              snapshotter,
+              named.toString());
+        }
       }
+      // A second import finds every layer committed: layerd makes no layer.
+      int layers = snapshotLayers(layerd).size();
+      rig.importImage(TestData.file("images/dive-test-docker-image.tar"), "layerd");
+      assertEquals(layers, snapshotLayers(layerd).size(), "a re-import applies nothing");
 
       String out =
           rig.run(
@@ -64,9 +118,11 @@ class ContainerdSnapshotterTest {
       assertEquals("hello\nx\n", out);
 
       int n = 0;
-      for (String image : IMAGES) {
-        TreeManifest ours = tree(rig, image, "layerd", "ours" + n, dir.resolve("m" + n));
-        TreeManifest theirs = tree(rig, image, "native", "theirs" + n, dir.resolve("n" + n));
+      for (String image : images) {
+        // An arm64 image cannot be a container here: its tree is a view of its top snapshot.
+        String view = image.equals(ZSTD) ? zstdChain : null;
+        TreeManifest ours = tree(rig, image, view, "layerd", "ours" + n, dir.resolve("m" + n));
+        TreeManifest theirs = tree(rig, image, view, reference, "theirs" + n, dir.resolve("n" + n));
         TreeManifest.assertSame(theirs, ours);
         n++;
       }
@@ -101,12 +157,17 @@ class ContainerdSnapshotterTest {
 
   /**
    * The image's tree as containerd mounts it: a container's snapshot prepared with {@code ctr
-   * containers create}, mounted with the mount command {@code ctr snapshots mounts} prints.
+   * containers create} (or a view of the committed snapshot {@code view}, when not null), mounted
+   * with the mount command {@code ctr snapshots mounts} prints.
    */
   private static TreeManifest tree(
-      ContainerdRig rig, String image, String snapshotter, String id, Path target)
+      ContainerdRig rig, String image, String view, String snapshotter, String id, Path target)
       throws IOException, InterruptedException {
-    rig.ok("containers", "create", "--snapshotter", snapshotter, image, id);
+    if (view == null) {
+      rig.ok("containers", "create", "--snapshotter", snapshotter, image, id);
+    } else {
+      rig.ok("snapshots", "--snapshotter", snapshotter, "view", id, view);
+    }
     Files.createDirectories(target);
     String cmd =
         rig.ok("snapshots", "--snapshotter", snapshotter, "mounts", target.toString(), id)
@@ -129,6 +190,9 @@ class ContainerdSnapshotterTest {
           TreeManifest.Options.builder().ignoreRootAttributes().ignoreDirectoryMtimes().build());
     } finally {
       run(List.of("umount", target.toString()));
+      if (view != null) {
+        rig.ok("snapshots", "--snapshotter", snapshotter, "rm", id);
+      }
     }
   }
 

@@ -67,11 +67,19 @@ abstract class DockerHost implements AutoCloseable {
 
   /** Runs a command, its output in temporary files; killed (with its children) on time-out. */
   static Run exec(List<String> cmd, Path stdout, Duration timeout) throws IOException {
+    return exec(cmd, stdout, timeout, java.util.Map.of());
+  }
+
+  /** {@link #exec(List, Path, Duration)} with {@code env} added to this JVM's environment. */
+  static Run exec(
+      List<String> cmd, Path stdout, Duration timeout, java.util.Map<String, String> env)
+      throws IOException {
     Path out = stdout != null ? stdout : Files.createTempFile("layerd-e2e-", ".out");
     Path err = Files.createTempFile("layerd-e2e-", ".err");
     try {
       // From /: a command run as the test user may not be able to enter this JVM's directory.
       ProcessBuilder pb = new ProcessBuilder(cmd).directory(new java.io.File("/"));
+      pb.environment().putAll(env);
       pb.redirectOutput(out.toFile()).redirectError(err.toFile());
       pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
       Process p = pb.start();
