@@ -474,6 +474,15 @@ public final class Engine implements Closeable {
     return withLock(id, () -> changes0(id, parent).changes());
   }
 
+  /**
+   * The disk the layer's own directory takes (its blocks and inodes, as containerd's snapshotters
+   * report usage): the layer's changes for a driver that keeps them apart (overlay2), its whole
+   * tree for one that does not (vfs, btrfs).
+   */
+  public DiskUsage diskUsage(String id) throws IOException {
+    return withLock(id, () -> DiskUsage.of(driver.diffDirectory(meta(id).id())));
+  }
+
   /** DiffSize: bytes of file content added or modified against the parent. */
   public long diffSize(String id, String parent) throws IOException {
     return withLock(id, () -> changes0(id, parent).size());

@@ -4,7 +4,6 @@ import io.layerd.daemon.containerd.SnapshotRecords.Kind;
 import io.layerd.daemon.containerd.SnapshotRecords.Rec;
 import io.layerd.engine.Engine;
 import io.layerd.engine.LayerMeta;
-import io.layerd.engine.spi.Change;
 import io.layerd.engine.spi.Mount;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -28,6 +27,12 @@ final class Snapshotter {
   /** Engine layer ids of containerd's snapshots start with this. */
   static final String LAYER_PREFIX = "ctd-";
 
+  /**
+   * The label containerd's unpacker sets on a layer's Prepare and Commit: the name (chain ID) the
+   * snapshot is to be committed as.
+   */
+  static final String SNAPSHOT_REF = "containerd.io/snapshot.ref";
+
   private final Engine engine;
   private final SnapshotRecords records;
 
@@ -43,9 +48,25 @@ final class Snapshotter {
   /** A snapshot as containerd sees it. */
   record Info(String name, Rec rec) {}
 
+  /**
+   * Prepare. When {@link #SNAPSHOT_REF} names a layer that is already committed on the same parent
+   * (the same chain ID, unpacked in another namespace or by a concurrent unpack), the answer is
+   * ALREADY_EXISTS: containerd then finds that snapshot by its label and parent, and neither
+   * fetches nor applies the layer again.
+   */
   synchronized List<Mount> prepare(String key, String parent, Map<String, String> labels)
       throws SnapshotException, IOException {
     String parentLayer = checkNew(key, parent);
+    String target = labels.get(SNAPSHOT_REF);
+    if (target != null) {
+      for (Rec r : records.all().values()) {
+        if (r.kind() == Kind.COMMITTED
+            && target.equals(r.labels().get(SNAPSHOT_REF))
+            && java.util.Objects.equals(r.parent(), emptyToNull(parent))) {
+          throw SnapshotException.exists("target snapshot " + target);
+        }
+      }
+    }
     String layer = newLayerId();
     engine.createReadWrite(layer, parentLayer);
     long now = now();
@@ -149,21 +170,18 @@ final class Snapshotter {
     return out;
   }
 
-  /** Usage: bytes of file content and paths added or modified against the parent. */
+  /**
+   * Usage, as containerd's own snapshotters report it: the blocks ({@code st_blocks} × 512) and
+   * inodes of the snapshot's own layer directory (overlay2's diff directory; vfs's and btrfs's
+   * whole tree). A view owns no layer and uses nothing.
+   */
   synchronized long[] usage(String key) throws SnapshotException, IOException {
     Rec r = existing(key);
     if (!r.ownsLayer()) {
       return new long[] {0, 0};
     }
-    String parentLayer = r.parent() == null ? null : records.get(r.parent()).layer();
-    long size = engine.diffSize(r.layer(), parentLayer);
-    long inodes = 0;
-    for (Change c : engine.changes(r.layer(), parentLayer)) {
-      if (c.kind() != Change.Kind.DELETED) {
-        inodes++;
-      }
-    }
-    return new long[] {size, inodes};
+    io.layerd.engine.DiskUsage u = engine.diskUsage(r.layer());
+    return new long[] {u.bytes(), u.inodes()};
   }
 
   /**

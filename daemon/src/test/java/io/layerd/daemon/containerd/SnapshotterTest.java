@@ -107,6 +107,53 @@ class SnapshotterTest {
   }
 
   @Test
+  void aPrepareForALayerAlreadyCommittedOnTheSameParentAnswersAlreadyExists() throws Exception {
+    String ref = Snapshotter.SNAPSHOT_REF;
+    // namespace a unpacks the base layer and one on it, as containerd's unpacker does
+    s.prepare("a/1/extract-1", "", Map.of(ref, "sha256:base"));
+    s.commit("a/2/sha256:base", "a/1/extract-1", Map.of(ref, "sha256:base"));
+    s.prepare("a/3/extract-2", "a/2/sha256:base", Map.of(ref, "sha256:top"));
+    s.commit("a/4/sha256:top", "a/3/extract-2", Map.of(ref, "sha256:top"));
+    int layers = engine.store().all().size();
+
+    // namespace b: the base is there already, so containerd neither fetches nor applies it
+    SnapshotException e =
+        assertThrows(
+            SnapshotException.class,
+            () -> s.prepare("b/1/extract-1", "", Map.of(ref, "sha256:base")));
+    assertEquals(Status.Code.ALREADY_EXISTS, e.code());
+    assertEquals("target snapshot sha256:base: already exists", e.getMessage());
+    assertEquals(layers, engine.store().all().size(), "no layer was made");
+    assertEquals(Status.Code.NOT_FOUND, code(() -> s.stat("b/1/extract-1")));
+    assertEquals(
+        Status.Code.ALREADY_EXISTS,
+        code(() -> s.prepare("b/2/extract-2", "a/2/sha256:base", Map.of(ref, "sha256:top"))));
+
+    // the same chain ID on another parent, an active target, no label: a new layer each
+    s.prepare("c/1/extract", "a/4/sha256:top", Map.of(ref, "sha256:base"));
+    s.prepare("c/2/extract", "", Map.of(ref, "sha256:pending"));
+    s.prepare("c/3/extract", "", Map.of(ref, "sha256:pending"));
+    s.prepare("c/4/container", "a/2/sha256:base", Map.of());
+    assertEquals(layers + 4, engine.store().all().size());
+  }
+
+  @Test
+  void usageIsTheLayerDirectorysBlocksAndInodesAsContainerdsSnapshottersReport() throws Exception {
+    List<Mount> m = s.prepare("a", "", Map.of());
+    Path dir = Path.of(m.get(0).source());
+    Files.writeString(dir.resolve("one-byte"), "x");
+    Files.createDirectories(dir.resolve("d"));
+    long[] u = s.usage("a");
+    io.layerd.engine.DiskUsage du = io.layerd.engine.DiskUsage.of(dir);
+    assertEquals(du.bytes(), u[0]);
+    assertEquals(3, u[1], "the layer's directory, a file, a directory");
+    assertTrue(u[0] > 1, "blocks, not the one byte of content: " + u[0]);
+    s.commit("b", "a", Map.of());
+    s.view("v", "b", Map.of());
+    assertEquals(0, s.usage("v")[1], "a view owns no layer");
+  }
+
+  @Test
   void labelsUpdateByMask() throws Exception {
     s.prepare("a", "", Map.of("x", "1", "y", "2"));
     assertEquals(Map.of("z", "3"), s.update("a", Map.of("z", "3"), List.of()).rec().labels());

@@ -1,0 +1,65 @@
+package io.layerd.engine;
+
+import io.layerd.sys.DirEntry;
+import io.layerd.sys.Fd;
+import io.layerd.sys.Stat;
+import io.layerd.sys.Sys;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.HashSet;
+import java.util.Set;
+
+/**
+ * The disk a directory tree takes, as containerd's snapshotters report a snapshot's usage
+ * (continuity's {@code fs.DiskUsage}): the blocks allocated to every inode of the tree, the
+ * directory itself included ({@code st_blocks} × 512), and the number of those inodes, each
+ * hardlinked inode counted once. Unlike a layer's DiffSize (bytes of file content, what dockerd's
+ * graph drivers report), this is what {@code du} says.
+ *
+ * @param bytes the blocks allocated, in bytes
+ * @param inodes the distinct inodes
+ */
+public record DiskUsage(long bytes, long inodes) {
+  /** st_blocks counts 512-byte units whatever the filesystem's block size (stat(2)). */
+  static final long BLOCK_UNIT = 512;
+
+  /** Walks the tree at {@code dir} without following symlinks. */
+  public static DiskUsage of(Path dir) throws IOException {
+    Set<Long> seen = new HashSet<>();
+    long bytes = 0;
+    Deque<Fd> pending = new ArrayDeque<>();
+    Fd root = Sys.openDirectory(dir.toString());
+    Stat rs = Sys.fstat(root.get());
+    seen.add(rs.ino());
+    bytes += rs.blocks() * BLOCK_UNIT;
+    pending.push(root);
+    try {
+      while (!pending.isEmpty()) {
+        try (Fd d = pending.pop()) {
+          for (DirEntry e : Sys.readDirectory(d.get())) {
+            Stat st = Sys.fstatat(d.get(), e.name(), Sys.AT_SYMLINK_NOFOLLOW);
+            if (st.dev() == rs.dev() && seen.add(st.ino())) {
+              bytes += st.blocks() * BLOCK_UNIT;
+            }
+            if (st.isDirectory()) {
+              int fd =
+                  Sys.openat(
+                      d.get(),
+                      e.name(),
+                      Sys.O_RDONLY | Sys.O_DIRECTORY | Sys.O_NOFOLLOW | Sys.O_CLOEXEC,
+                      0);
+              pending.push(new Fd(fd));
+            }
+          }
+        }
+      }
+    } finally {
+      for (Fd d : pending) {
+        d.close();
+      }
+    }
+    return new DiskUsage(bytes, seen.size());
+  }
+}
