@@ -199,9 +199,21 @@ public record Settings(
 
     /** containerd's default root: its blob directory is under it. */
     public Path defaultContainerdRoot() {
-      return realRoot
+      return realRoot || underRootlesskit
           ? Path.of("/var/lib/containerd")
-          : xdg("XDG_DATA_HOME", ".local", "share").resolve("containerd");
+          : dataHome().resolve("containerd");
+    }
+
+    /**
+     * containerd's default socket: in /run for root and inside rootlesskit's namespace, else in the
+     * user's runtime directory (rootless containerd's place outside the namespace).
+     */
+    public Path defaultContainerdAddress() {
+      String runtime = env.get("XDG_RUNTIME_DIR");
+      if (realRoot || underRootlesskit || runtime == null || !runtime.startsWith("/")) {
+        return DEFAULT_CONTAINERD_ADDRESS;
+      }
+      return Path.of(runtime, "containerd", "containerd.sock");
     }
 
     /** The default config file. */
@@ -323,7 +335,7 @@ public record Settings(
         first(
             flags.containerdAddress(),
             path(cfg, "containerd-address", file),
-            DEFAULT_CONTAINERD_ADDRESS);
+            environment.defaultContainerdAddress());
     return new Settings(
         dataRoot.toAbsolutePath().normalize(),
         socket.toAbsolutePath().normalize(),
