@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# benchmarks/containerd-bench.sh: `ctr images import` of the Debian reference image (an OCI
+# archive with its one gzip layer) into containerd 2.1 with layerd as snapshotter and differ,
+# against containerd's own overlayfs snapshotter and walking differ, in one run: the two
+# alternate run by run, medians and their ratio as a table. Twice: with containerd's external
+# gzip decompressors (igzip, else unpigz, when on the PATH) and layerd's ISA-L inflate, and with
+# neither (CONTAINERD_DISABLE_IGZIP/PIGZ, and layerd's -Dlayerd.isal=false: both in-process
+# inflate), so that the same decompressors are available to both sides. Not a timed test.
+#
+#   benchmarks/containerd-bench.sh [-n RUNS] [--data DIR] [--work DIR] [--driver NAME]
+#
+#   -n RUNS        imports per side and configuration (default 5)
+#   --data DIR     where debian.tar{,.gz,.zst} are kept (default $LAYERD_BENCH_DATA or
+#                  /var/tmp/layerd-bench-unpack; made by testdata's make-debian-layer.sh when
+#                  missing, as benchmarks/compare.sh does)
+#   --work DIR     where containerd's and layerd's roots are made (default /var/tmp: a disk, as
+#                  /var/lib/containerd is); removed at the end
+#   --driver NAME  layerd's driver (default overlay2, the one containerd's overlayfs compares to)
+#
+# Needs root, containerd 2.1 and ctr (LAYERD_MODERN_CLIENTS, else the tree .ci/modern-clients.sh
+# unpacks: /var/cache/layerd-clients/x), runc, a JDK 17 and Maven (./layerd builds itself).
+# Optional: igzip (Debian: isal), unpigz (pigz), libisal2 (layerd's ISA-L).
+set -euo pipefail
+repo=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
+runs=5 data=${LAYERD_BENCH_DATA:-/var/tmp/layerd-bench-unpack} workbase=/var/tmp driver=overlay2
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -n) runs=$2; shift 2 ;;
+    --data) data=$2; shift 2 ;;
+    --work) workbase=$2; shift 2 ;;
+    --driver) driver=$2; shift 2 ;;
+    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "containerd-bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+[ "$(id -u)" = 0 ] || { echo "containerd-bench.sh: run as root (it starts containerd)" >&2; exit 1; }
+clients=${LAYERD_MODERN_CLIENTS:-}
+if [ -z "$clients" ]; then
+  clients=/var/cache/layerd-clients/x
+  [ -x "$clients/usr/bin/containerd" ] || clients=$("$repo/.ci/modern-clients.sh" | tail -n 1)
+fi
+export PATH="$clients/usr/bin:$clients/usr/sbin:$PATH"
+for c in containerd ctr runc sha256sum tar java; do
+  command -v "$c" >/dev/null || { echo "containerd-bench.sh: $c is not on PATH" >&2; exit 1; }
+done
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# ------------------------------------------------------------------ the image
+mkdir -p "$data"
+if [ ! -s "$data/debian.tar" ] || [ ! -s "$data/debian.tar.gz" ]; then
+  maker=
+  for m in "${LAYERD_MAKE_DEBIAN_LAYER:-}" "$repo/../shared/testdata/make-debian-layer.sh" \
+           /work/shared/testdata/make-debian-layer.sh; do
+    [ -n "$m" ] && [ -f "$m" ] && { maker=$m; break; }
+  done
+  [ -n "$maker" ] || { echo "containerd-bench.sh: no make-debian-layer.sh (set LAYERD_MAKE_DEBIAN_LAYER)" >&2; exit 1; }
+  echo "containerd-bench.sh: building the Debian reference layer in $data (about a minute)..." >&2
+  bash "$maker" "$data" >&2
+fi
+IMAGE=docker.io/library/layerd-bench-debian:latest
+archive=$data/debian-oci-archive.tar
+if [ ! -s "$archive" ] || [ "$archive" -ot "$data/debian.tar.gz" ]; then
+  # An OCI archive (an image layout as one tar) whose one layer is debian.tar.gz, named for ctr.
+  t=$(mktemp -d "$data/oci.XXXXXX")
+  (
+    cd "$t" && mkdir -p blobs/sha256
+    sum() { sha256sum "$1" | cut -d' ' -f1; }
+    gz=$(sum "$data/debian.tar.gz") diff=$(sum "$data/debian.tar")
+    cp "$data/debian.tar.gz" "blobs/sha256/$gz"
+    printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:%s"]},"config":{"Cmd":["/bin/sh"]}}' \
+      "$diff" > c.json
+    c=$(sum c.json); cs=$(stat -c %s c.json); mv c.json "blobs/sha256/$c"
+    printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%d},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:%s","size":%d}]}' \
+      "$c" "$cs" "$gz" "$(stat -c %s "$data/debian.tar.gz")" > m.json
+    m=$(sum m.json); ms=$(stat -c %s m.json); mv m.json "blobs/sha256/$m"
+    printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%d,"annotations":{"io.containerd.image.name":"%s","org.opencontainers.image.ref.name":"latest"}}]}' \
+      "$m" "$ms" "$IMAGE" > index.json
+    echo '{"imageLayoutVersion":"1.0.0"}' > oci-layout
+    tar -cf "$archive.tmp" oci-layout index.json blobs
+  )
+  mv "$archive.tmp" "$archive"
+  rm -rf "$t"
+fi
+
+# ------------------------------------------------------------------ containerd and layerd
+W=$(mktemp -d "$workbase/lcb.XXXXXX")
+C=$W/c
+mkdir -p "$C"
+ctd_pid= layerd_pid=
+stop() {
+  local p=$1
+  [ -n "$p" ] || return 0
+  kill -TERM "$p" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL "$p" 2>/dev/null || true
+}
+cleanup() {
+  stop "$ctd_pid"; stop "$layerd_pid"
+  grep " $W/" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  rm -rf --one-file-system "$W"
+}
+trap cleanup EXIT
+ctr() { command ctr --address "$C/containerd.sock" --namespace bench "$@"; }
+
+"$repo/layerd" --version >/dev/null # builds it once, outside the measurement
+"$repo/layerd" config containerd --data-root "$W/layerd" --containerd-socket "$W/snap.sock" \
+  --containerd-root "$C/root" --containerd-state "$C/state" --containerd-address "$C/containerd.sock" \
+  --disable-plugin io.containerd.grpc.v1.cri > "$C/config.toml"
+
+# start MODE: layerd and containerd; MODE "external" lets containerd use igzip/unpigz and layerd
+# ISA-L, "in-process" neither.
+start() {
+  local mode=$1 jopts=
+  [ "$mode" = in-process ] && jopts=-Dlayerd.isal=false
+  JAVA_TOOL_OPTIONS=$jopts "$repo/layerd" --data-root "$W/layerd" --socket "$W/gd.sock" \
+    --driver "$driver" --containerd-socket "$W/snap.sock" --containerd-root "$C/root" \
+    --containerd-address "$C/containerd.sock" > "$W/layerd-$mode.log" 2>&1 &
+  layerd_pid=$!
+  for _ in $(seq 300); do [ -S "$W/snap.sock" ] && break; sleep 0.1; done
+  [ -S "$W/snap.sock" ] || { echo "layerd did not start:" >&2; tail "$W/layerd-$mode.log" >&2; exit 1; }
+  if [ "$mode" = in-process ]; then
+    CONTAINERD_DISABLE_IGZIP=1 CONTAINERD_DISABLE_PIGZ=1 containerd --config "$C/config.toml" > "$W/containerd-$mode.log" 2>&1 &
+  else
+    containerd --config "$C/config.toml" > "$W/containerd-$mode.log" 2>&1 &
+  fi
+  ctd_pid=$!
+  for _ in $(seq 200); do ctr version >/dev/null 2>&1 && break; sleep 0.1; done
+  ctr version >/dev/null || { echo "containerd did not start:" >&2; tail "$W/containerd-$mode.log" >&2; exit 1; }
+}
+stopall() { stop "$ctd_pid"; ctd_pid=; stop "$layerd_pid"; layerd_pid=; }
+
+now() { date +%s.%N; }
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+# import SNAPSHOTTER: one timed import (the image removed and collected first); prints seconds.
+import() {
+  ctr images rm --sync "$IMAGE" >/dev/null 2>&1 || true
+  sync
+  local t0 t1
+  t0=$(now)
+  ctr images import --snapshotter "$1" "$archive" >/dev/null
+  t1=$(now)
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
+}
+
+declare -A result
+for mode in external in-process; do
+  start "$mode"
+  # One untimed import each: the JVM's classes loaded and compiled, the page cache warm.
+  import layerd >/dev/null; import overlayfs >/dev/null
+  ours=() theirs=()
+  for i in $(seq "$runs"); do
+    ours+=("$(import layerd)")
+    theirs+=("$(import overlayfs)")
+    echo "  $mode run $i: layerd ${ours[-1]} s, overlayfs+walking ${theirs[-1]} s" >&2
+  done
+  # The layer went through layerd's differ (its log says so), not the walking differ.
+  grep -q "apply sha256:.*pipeline into" "$W/layerd-$mode.log" \
+    || { echo "containerd-bench.sh: layerd's differ applied nothing; see $W/layerd-$mode.log" >&2; exit 1; }
+  result[$mode.ours]=$(median "${ours[@]}") result[$mode.theirs]=$(median "${theirs[@]}")
+  ctr images rm --sync "$IMAGE" >/dev/null 2>&1 || true
+  stopall
+done
+
+gz=external
+if [ "$(command -v igzip)" ]; then gz="igzip"; elif [ "$(command -v unpigz)" ]; then gz="unpigz"; else gz="none on PATH"; fi
+isal=no; ldconfig -p 2>/dev/null | grep -q 'libisal\.so\.2' && isal=yes
+echo
+echo "ctr images import of the Debian reference image (OCI archive, $(stat -c %s "$data/debian.tar.gz") B gzip layer," \
+  "$(stat -c %s "$data/debian.tar") B tar), containerd $(containerd --version | awk '{print $3}'), layerd on $driver," \
+  "$runs runs each, alternating, medians; $(nproc) cores; $(date -u +%F)"
+echo
+echo "| gzip decompression | layerd (snapshotter + differ) | overlayfs + walking differ | layerd / overlayfs | target |"
+echo "|---|---|---|---|---|"
+echo "| external: containerd $gz, layerd ISA-L ($isal) | ${result[external.ours]} s | ${result[external.theirs]} s | **$(ratio "${result[external.ours]}" "${result[external.theirs]}")x** | <= 0.6x |"
+echo "| in-process: Go's and java.util.zip | ${result[in-process.ours]} s | ${result[in-process.theirs]} s | **$(ratio "${result[in-process.ours]}" "${result[in-process.theirs]}")x** | <= 0.6x |"
+echo
+echo "Reproduce: benchmarks/containerd-bench.sh -n $runs --driver $driver"
