@@ -168,7 +168,7 @@ final class DockerScenario {
    * hardlinks), as a tree manifest without the times nobody controls: directories' (they change
    * with their content), the -init layer's, and those of paths the container changed.
    */
-  private static TreeManifest export(DockerHost h, String container, Path dir, Set<String> changed)
+  static TreeManifest export(DockerHost h, String container, Path dir, Set<String> changed)
       throws IOException {
     Path tar = dir.resolveSibling(container + ".tar");
     h.dockerTo(tar, "export", container).ok();
@@ -201,10 +201,11 @@ final class DockerScenario {
   }
 
   /**
-   * A saved image: every layer's tar hashes to the diff_id its config lists (dockerd rebuilt them
-   * from what the storage driver kept), and there is one layer more than the base image had.
+   * A saved image: every layer's tar (decompressed: Docker 28 saves layers as its content store
+   * holds them) hashes to the diff_id its config lists (dockerd rebuilt them from what the storage
+   * driver kept), and there is one layer more than the base image had.
    */
-  private static int checkSaved(Path saved) throws IOException {
+  static int checkSaved(Path saved) throws IOException {
     Map<String, String> layerDigests = new HashMap<>();
     Map<String, byte[]> small = new LinkedHashMap<>();
     try (InputStream in = Files.newInputStream(saved)) {
@@ -214,19 +215,23 @@ final class DockerScenario {
           continue;
         }
         String name = e.displayName();
-        if (name.endsWith("/layer.tar")) {
-          java.security.MessageDigest md = sha256();
-          byte[] buf = new byte[64 * 1024];
-          InputStream c = r.content();
-          for (int n; (n = c.read(buf)) > 0; ) {
-            md.update(buf, 0, n);
-          }
-          layerDigests.put(name, "sha256:" + java.util.HexFormat.of().formatHex(md.digest()));
-        } else {
+        if (name.endsWith(".json")) {
           small.put(name, r.content().readAllBytes());
+          continue;
+        }
+        java.security.MessageDigest md = sha256();
+        byte[] buf = new byte[64 * 1024];
+        InputStream c = io.layerd.unpack.LayerStream.open(r.content()).tar();
+        for (int n; (n = c.read(buf)) > 0; ) {
+          md.update(buf, 0, n);
+        }
+        layerDigests.put(name, "sha256:" + java.util.HexFormat.of().formatHex(md.digest()));
+        if (e.size() < 1 << 20 && name.startsWith("blobs/")) {
+          small.put(name, null); // a blob that may be the config: read again below
         }
       }
     }
+    resolveSmallBlobs(saved, small);
     ObjectMapper json = new ObjectMapper();
     JsonNode manifest = json.readTree(small.get("manifest.json")).get(0);
     JsonNode config = json.readTree(small.get(manifest.get("Config").asText()));
@@ -242,6 +247,20 @@ final class DockerScenario {
     }
     assertTrue(layers.size() == diffIds.size());
     return layers.size();
+  }
+
+  /** Reads the contents of the blobs {@code small} names (they may be an image config). */
+  private static void resolveSmallBlobs(Path saved, Map<String, byte[]> small) throws IOException {
+    try (InputStream in = Files.newInputStream(saved)) {
+      TarReader r = new TarReader(in);
+      for (TarEntry e = r.next(); e != null; e = r.next()) {
+        if (e.type() == TarEntry.Type.FILE
+            && small.containsKey(e.displayName())
+            && small.get(e.displayName()) == null) {
+          small.put(e.displayName(), r.content().readAllBytes());
+        }
+      }
+    }
   }
 
   private static java.security.MessageDigest sha256() {
