@@ -397,15 +397,18 @@ public final class Engine implements Closeable {
    * #create}. A failed or cut-off apply leaves no layer: it is removed entirely.
    */
   public ApplyResult applyDiff(String id, String parent, InputStream tar) throws IOException {
-    return applyDiff(id, tar, LayerApplier.Expect.NOTHING, false);
+    return applyDiff(id, tar, LayerApplier.Expect.NOTHING, false, true);
   }
 
   /**
    * ApplyDiff with the layer's digests checked ({@code expect}: a mismatch fails the apply and
    * leaves no layer) and, with {@code sync}, the files flushed to disk before it returns. The layer
-   * may be a read-write one (containerd applies into an active snapshot).
+   * may be a read-write one (containerd applies into an active snapshot). Without {@code
+   * dockerSize} the layer's recorded size is the applied files' bytes, and the overlay forms' diff
+   * directory is not walked again for Docker's DiffSize (containerd measures its snapshots itself).
    */
-  public ApplyResult applyDiff(String id, InputStream tar, LayerApplier.Expect expect, boolean sync)
+  public ApplyResult applyDiff(
+      String id, InputStream tar, LayerApplier.Expect expect, boolean sync, boolean dockerSize)
       throws IOException {
     return withLock(
         id,
@@ -426,7 +429,7 @@ public final class Engine implements Closeable {
           // comparing the whole tree with its parent would cost as much as the apply again. For
           // the overlay forms, the diff directory's changes (a walk of that directory only).
           long size =
-              driver.deletionForm() == DeletionForm.ABSENT
+              driver.deletionForm() == DeletionForm.ABSENT || !dockerSize
                   ? r.fileBytes()
                   : changes0(id, m.parent()).size();
           store.put(m.withDiff(r.diffId(), size).withApplying(false));

@@ -116,6 +116,17 @@ final class ContainerdClient implements Closeable {
     return id;
   }
 
+  /** Deletes a lease (best effort: an expiring lease goes by itself). */
+  void deleteLease(String namespace, String id) {
+    try {
+      LeasesGrpc.newBlockingStub(channel)
+          .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers(namespace, null)))
+          .delete(LeasesProto.DeleteRequest.newBuilder().setId(id).build());
+    } catch (StatusRuntimeException e) {
+      // it expires
+    }
+  }
+
   /** The content's labels, or null when containerd has no such content in the namespace. */
   Map<String, String> labels(String namespace, String digest) throws IOException {
     try {

@@ -150,7 +150,9 @@ final class DiffService extends DiffGrpc.DiffImplBase {
       Path blob = applyBlob(req);
       layer = applyTarget(req.getMountsList());
       try (InputStream in = new BufferedInputStream(Files.newInputStream(blob), 1 << 16)) {
-        r = engine.applyDiff(layer, in, new LayerApplier.Expect(digest, null), req.getSyncFs());
+        r =
+            engine.applyDiff(
+                layer, in, new LayerApplier.Expect(digest, null), req.getSyncFs(), false);
       }
     } catch (Decline why) {
       declined("apply", digest, start, why, out);
@@ -208,7 +210,17 @@ final class DiffService extends DiffGrpc.DiffImplBase {
     if (m.size() != 1 || m.get(0).readOnly()) {
       throw new Decline("the mounts are not those of one of layerd's active snapshots");
     }
-    return m.get(0).rec().layer();
+    String layer = m.get(0).rec().layer();
+    if (engine.driver().deletionForm() != DeletionForm.ABSENT) {
+      // An upper directory holding changes already (a second layer applied into one snapshot):
+      // the walking differ applies on the merged tree, which layerd's overlay form would not.
+      try (var entries = Files.list(engine.driver().diffDirectory(layer))) {
+        if (entries.findAny().isPresent()) {
+          throw new Decline("the active snapshot's upper directory is not empty");
+        }
+      }
+    }
+    return layer;
   }
 
   // ------------------------------------------------------------------ Diff
@@ -292,6 +304,7 @@ final class DiffService extends DiffGrpc.DiffImplBase {
     Engine.DiffResult dr;
     boolean stored;
     long size;
+    boolean done = false;
     try (ContainerdClient.Upload up = containerd.upload(t.namespace, lease, ref)) {
       OutputStream digested = new DigestOutputStream(up, compressed);
       OutputStream packed = compressor(t.mediaType, new Unclosed(digested));
@@ -302,6 +315,11 @@ final class DiffService extends DiffGrpc.DiffImplBase {
       Map<String, String> labels = new LinkedHashMap<>(req.getLabelsMap());
       labels.put(LABEL_UNCOMPRESSED, hex(uncompressed));
       stored = up.commit(hex(compressed), labels);
+      done = true;
+    } finally {
+      if (!done) {
+        containerd.deleteLease(t.namespace, lease); // it holds nothing worth keeping
+      }
     }
     String digest = hex(compressed);
     String diffId = hex(uncompressed);
