@@ -46,38 +46,16 @@ done
 have() { command -v "$1" >/dev/null 2>&1; }
 
 # ------------------------------------------------------------------ the image
-mkdir -p "$data"
-if [ ! -s "$data/debian.tar" ] || [ ! -s "$data/debian.tar.gz" ]; then
-  maker=
-  for m in "${LAYERD_MAKE_DEBIAN_LAYER:-}" "$repo/../shared/testdata/make-debian-layer.sh" \
-           /work/shared/testdata/make-debian-layer.sh; do
-    [ -n "$m" ] && [ -f "$m" ] && { maker=$m; break; }
-  done
-  [ -n "$maker" ] || { echo "containerd-bench.sh: no make-debian-layer.sh (set LAYERD_MAKE_DEBIAN_LAYER)" >&2; exit 1; }
-  echo "containerd-bench.sh: building the Debian reference layer in $data (about a minute)..." >&2
-  bash "$maker" "$data" >&2
-fi
+REPO=$repo
+. "$repo/benchmarks/debian-image.sh"
+debian_layer "$data" || exit 1
 IMAGE=docker.io/library/layerd-bench-debian:latest
 archive=$data/debian-oci-archive.tar
 if [ ! -s "$archive" ] || [ "$archive" -ot "$data/debian.tar.gz" ]; then
   # An OCI archive (an image layout as one tar) whose one layer is debian.tar.gz, named for ctr.
   t=$(mktemp -d "$data/oci.XXXXXX")
-  (
-    cd "$t" && mkdir -p blobs/sha256
-    sum() { sha256sum "$1" | cut -d' ' -f1; }
-    gz=$(sum "$data/debian.tar.gz") diff=$(sum "$data/debian.tar")
-    cp "$data/debian.tar.gz" "blobs/sha256/$gz"
-    printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:%s"]},"config":{"Cmd":["/bin/sh"]}}' \
-      "$diff" > c.json
-    c=$(sum c.json); cs=$(stat -c %s c.json); mv c.json "blobs/sha256/$c"
-    printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%d},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:%s","size":%d}]}' \
-      "$c" "$cs" "$gz" "$(stat -c %s "$data/debian.tar.gz")" > m.json
-    m=$(sum m.json); ms=$(stat -c %s m.json); mv m.json "blobs/sha256/$m"
-    printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%d,"annotations":{"io.containerd.image.name":"%s","org.opencontainers.image.ref.name":"latest"}}]}' \
-      "$m" "$ms" "$IMAGE" > index.json
-    echo '{"imageLayoutVersion":"1.0.0"}' > oci-layout
-    tar -cf "$archive.tmp" oci-layout index.json blobs
-  )
+  debian_oci_layout "$data" "$t/layout" latest "$IMAGE"
+  tar -C "$t/layout" -cf "$archive.tmp" oci-layout index.json blobs
   mv "$archive.tmp" "$archive"
   rm -rf "$t"
 fi
