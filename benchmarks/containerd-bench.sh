@@ -111,15 +111,21 @@ now() { date +%s.%N; }
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
-# import SNAPSHOTTER: one timed import (the image removed and collected first); prints seconds.
+# CPU time (clock ticks) of containerd and layerd, with their children waited for (igzip, unpigz).
+tick=$(getconf CLK_TCK)
+cpu() { cat "/proc/$ctd_pid/stat" "/proc/$layerd_pid/stat" | awk '{ t += $14 + $15 + $16 + $17 } END { print t }'; }
+
+# import SNAPSHOTTER: one timed import (the image removed and collected first); prints the seconds
+# it took and the CPU seconds containerd and layerd spent on it.
 import() {
   ctr images rm --sync "$IMAGE" >/dev/null 2>&1 || true
   sync
-  local t0 t1
-  t0=$(now)
+  local t0 t1 c0 c1
+  c0=$(cpu); t0=$(now)
   ctr images import --snapshotter "$1" "$archive" >/dev/null
-  t1=$(now)
-  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
+  t1=$(now); c1=$(cpu)
+  awk -v a="$t0" -v b="$t1" -v c="$c0" -v d="$c1" -v k="$tick" \
+    'BEGIN { printf "%.3f %.2f", b - a, (d - c) / k }'
 }
 
 declare -A result
@@ -127,16 +133,18 @@ for mode in external in-process; do
   start "$mode"
   # One untimed import each: the JVM's classes loaded and compiled, the page cache warm.
   import layerd >/dev/null; import overlayfs >/dev/null
-  ours=() theirs=()
+  ours=() theirs=() ourcpu=() theircpu=()
   for i in $(seq "$runs"); do
-    ours+=("$(import layerd)")
-    theirs+=("$(import overlayfs)")
-    echo "  $mode run $i: layerd ${ours[-1]} s, overlayfs+walking ${theirs[-1]} s" >&2
+    read -r t c < <(import layerd); ours+=("$t"); ourcpu+=("$c")
+    read -r t c < <(import overlayfs); theirs+=("$t"); theircpu+=("$c")
+    echo "  $mode run $i: layerd ${ours[-1]} s (${ourcpu[-1]} s CPU)," \
+      "overlayfs+walking ${theirs[-1]} s (${theircpu[-1]} s CPU); load $(cut -d' ' -f1 /proc/loadavg)" >&2
   done
   # The layer went through layerd's differ (its log says so), not the walking differ.
   grep -q "apply sha256:.*pipeline into" "$W/layerd-$mode.log" \
     || { echo "containerd-bench.sh: layerd's differ applied nothing; see $W/layerd-$mode.log" >&2; exit 1; }
   result[$mode.ours]=$(median "${ours[@]}") result[$mode.theirs]=$(median "${theirs[@]}")
+  result[$mode.ourcpu]=$(median "${ourcpu[@]}") result[$mode.theircpu]=$(median "${theircpu[@]}")
   ctr images rm --sync "$IMAGE" >/dev/null 2>&1 || true
   stopall
 done
@@ -149,9 +157,16 @@ echo "ctr images import of the Debian reference image (OCI archive, $(stat -c %s
   "$(stat -c %s "$data/debian.tar") B tar), containerd $(containerd --version | awk '{print $3}'), layerd on $driver," \
   "$runs runs each, alternating, medians; $(nproc) cores; $(date -u +%F)"
 echo
-echo "| gzip decompression | layerd (snapshotter + differ) | overlayfs + walking differ | layerd / overlayfs | target |"
-echo "|---|---|---|---|---|"
-echo "| external: containerd $gz, layerd ISA-L ($isal) | ${result[external.ours]} s | ${result[external.theirs]} s | **$(ratio "${result[external.ours]}" "${result[external.theirs]}")x** | <= 0.6x |"
-echo "| in-process: Go's and java.util.zip | ${result[in-process.ours]} s | ${result[in-process.theirs]} s | **$(ratio "${result[in-process.ours]}" "${result[in-process.theirs]}")x** | <= 0.6x |"
+echo "| gzip decompression | layerd (snapshotter + differ) | overlayfs + walking differ | layerd / overlayfs | target | CPU s, layerd's side | CPU s, overlayfs's | CPU ratio |"
+echo "|---|---|---|---|---|---|---|---|"
+for mode in external in-process; do
+  if [ "$mode" = external ]; then what="external: containerd $gz, layerd ISA-L ($isal)"; else what="in-process: Go's and java.util.zip"; fi
+  echo "| $what | ${result[$mode.ours]} s | ${result[$mode.theirs]} s |" \
+    "**$(ratio "${result[$mode.ours]}" "${result[$mode.theirs]}")x** | <= 0.6x |" \
+    "${result[$mode.ourcpu]} | ${result[$mode.theircpu]} | $(ratio "${result[$mode.ourcpu]}" "${result[$mode.theircpu]}")x |"
+done
+echo
+echo "CPU: containerd's and layerd's own, with their waited-for children (igzip, unpigz); ctr's aside."
+echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine slows both sides)."
 echo
 echo "Reproduce: benchmarks/containerd-bench.sh -n $runs --driver $driver"

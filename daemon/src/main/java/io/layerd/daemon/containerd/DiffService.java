@@ -14,7 +14,7 @@ import io.layerd.idmap.UnmappedIdException;
 import io.layerd.unpack.ApplyResult;
 import io.layerd.unpack.InvalidArchiveException;
 import io.layerd.unpack.LayerApplier;
-import java.io.BufferedInputStream;
+import java.io.FileInputStream;
 import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -149,7 +149,8 @@ final class DiffService extends DiffGrpc.DiffImplBase {
     try {
       Path blob = applyBlob(req);
       layer = applyTarget(req.getMountsList());
-      try (InputStream in = new BufferedInputStream(Files.newInputStream(blob), 1 << 16)) {
+      // A FileInputStream: the pipeline reads its channel straight into its chunks.
+      try (InputStream in = new FileInputStream(blob.toFile())) {
         r =
             engine.applyDiff(
                 layer, in, new LayerApplier.Expect(digest, null), req.getSyncFs(), false);
