@@ -370,6 +370,6 @@ final class ContainerdClient implements Closeable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+    group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
   }
 }

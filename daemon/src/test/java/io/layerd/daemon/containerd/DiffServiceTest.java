@@ -36,6 +36,7 @@ import io.layerd.testkit.Tiers;
 import io.layerd.unpack.IdOwners;
 import io.layerd.unpack.OwnerMapper;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -167,7 +168,7 @@ class DiffServiceTest {
               .setDiff(
                   Descriptor.newBuilder()
                       .setMediaType(DiffService.OCI_LAYER_GZIP)
-                      .setDigest(sha256("not stored".getBytes()))
+                      .setDigest(sha256("not stored".getBytes(StandardCharsets.UTF_8)))
                       .setSize(10))
               .addAllMounts(mine)
               .build();
@@ -350,7 +351,7 @@ class DiffServiceTest {
     Path mount(List<MountProto.Mount> ms) throws Exception {
       assertEquals(1, ms.size());
       MountProto.Mount m = ms.get(0);
-      Path target = Files.createDirectories(dir.resolve("m" + (mounts++)));
+      Path target = Files.createDirectories(dir.resolve("m" + mounts++));
       List<String> opts = m.getOptionsList();
       String type = m.getType();
       List<String> cmd =
@@ -366,7 +367,7 @@ class DiffServiceTest {
                   m.getSource(),
                   target.toString());
       Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-      String out = new String(p.getInputStream().readAllBytes());
+      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
       assertEquals(0, p.waitFor(), "mount: " + out);
       return target;
     }
@@ -378,13 +379,12 @@ class DiffServiceTest {
     }
 
     @Override
-    public void close() throws Exception {
-      channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
-      group.shutdownGracefully(0, 1, TimeUnit.SECONDS).await();
+    public void close() throws IOException {
+      channel.shutdownNow();
+      group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
       server.close();
       engine.close();
-      Process p = new ProcessBuilder("rm", "-rf", dir.toString()).start();
-      p.waitFor();
+      io.layerd.testkit.TestFiles.deleteTree(dir);
     }
   }
 }
