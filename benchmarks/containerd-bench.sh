@@ -125,7 +125,7 @@ import() {
   ctr images import --snapshotter "$1" "$archive" >/dev/null
   t1=$(now); c1=$(cpu)
   awk -v a="$t0" -v b="$t1" -v c="$c0" -v d="$c1" -v k="$tick" \
-    'BEGIN { printf "%.3f %.2f", b - a, (d - c) / k }'
+    'BEGIN { printf "%.3f %.2f\n", b - a, (d - c) / k }'
 }
 
 declare -A result
