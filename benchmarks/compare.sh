@@ -86,34 +86,12 @@ timebin=; [ -x /usr/bin/time ] && timebin=/usr/bin/time
 [ -n "$timebin" ] || echo "compare.sh: no /usr/bin/time (Debian: apt-get install time): no peak RSS" >&2
 
 # ------------------------------------------------------------------ inputs
-mkdir -p "$data"
-if [ ! -s "$data/debian.tar" ] || [ ! -s "$data/debian.tar.gz" ] || [ ! -s "$data/debian.tar.zst" ]; then
-  maker=
-  for m in "${LAYERD_MAKE_DEBIAN_LAYER:-}" "$repo/../shared/testdata/make-debian-layer.sh" \
-           /work/shared/testdata/make-debian-layer.sh; do
-    [ -n "$m" ] && [ -f "$m" ] && { maker=$m; break; }
-  done
-  [ -n "$maker" ] || { echo "compare.sh: no make-debian-layer.sh (set LAYERD_MAKE_DEBIAN_LAYER)" >&2; exit 1; }
-  echo "compare.sh: building the Debian reference layer in $data (about a minute)..." >&2
-  bash "$maker" "$data" >&2
-fi
+REPO=$repo
+. "$repo/benchmarks/debian-image.sh"
+debian_layer "$data" || exit 1
 if have umoci && [ ! -f "$data/oci/index.json" ]; then
   # An OCI image layout whose one layer is debian.tar.gz, for 'umoci raw unpack'.
-  rm -rf "$data/oci.tmp" && mkdir -p "$data/oci.tmp/blobs/sha256" && (
-    cd "$data/oci.tmp"
-    sum() { sha256sum "$1" | cut -d' ' -f1; }
-    gz=$(sum ../debian.tar.gz) diff=$(sum ../debian.tar)
-    ln -f ../debian.tar.gz "blobs/sha256/$gz" 2>/dev/null || cp ../debian.tar.gz "blobs/sha256/$gz"
-    printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:%s"]},"config":{}}' \
-      "$diff" > c.json
-    c=$(sum c.json); cs=$(stat -c %s c.json); mv c.json "blobs/sha256/$c"
-    printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%d},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:%s","size":%d}]}' \
-      "$c" "$cs" "$gz" "$(stat -c %s ../debian.tar.gz)" > m.json
-    m=$(sum m.json); ms=$(stat -c %s m.json); mv m.json "blobs/sha256/$m"
-    printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%d,"annotations":{"org.opencontainers.image.ref.name":"bench"}}]}' \
-      "$m" "$ms" > index.json
-    echo '{"imageLayoutVersion":"1.0.0"}' > oci-layout
-  ) && rm -rf "$data/oci" && mv "$data/oci.tmp" "$data/oci"
+  debian_oci_layout "$data" "$data/oci.tmp" bench && rm -rf "$data/oci" && mv "$data/oci.tmp" "$data/oci"
 fi
 if [ "$do_rss" = 1 ] && { [ ! -s "$data/big.tar" ] || [ ! -s "$data/big.tar.gz" ]; }; then
   echo "compare.sh: making the 2 GiB layer (1 GiB file + 50,000 x 20 KiB) in $data..." >&2

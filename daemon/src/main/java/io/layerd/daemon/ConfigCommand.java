@@ -68,7 +68,9 @@ final class ConfigCommand implements Runnable {
             + " \"layerd\": [proxy_plugins.layerd] on layerd's --containerd-socket, exports.root ="
             + " layerd's data-root, layerd's capabilities, and the transfer service's unpack"
             + " entries (containerd's overlayfs and layerd, for the host's platform) so that"
-            + " `ctr images import --snapshotter layerd` unpacks.",
+            + " `ctr images import --snapshotter layerd` unpacks; and layerd's differ"
+            + " \"layerd-diff\" (same socket) first in the diff service's chain, before"
+            + " containerd's walking differ, and for layerd's unpack entry.",
         "Install it as containerd's config (/etc/containerd/config.toml) and start layerd with"
             + " the same --data-root and --containerd-socket (they default to layerd's settings:"
             + " its config file, else /var/lib/layerd and /run/layerd/snapshotter.sock as root)."
@@ -122,6 +124,13 @@ final class ConfigCommand implements Runnable {
             "A containerd plugin not to load (repeatable), e.g. io.containerd.grpc.v1.cri.")
     List<String> disabled = new ArrayList<>();
 
+    @Option(
+        names = "--no-differ",
+        description =
+            "Leave layerd's differ out: containerd's walking differ applies layers and computes"
+                + " diffs, layerd is the snapshotter only (as with containerd 1.x).")
+    boolean noDiffer;
+
     @Override
     public Integer call() throws IOException {
       Settings.Environment env = environment();
@@ -131,18 +140,18 @@ final class ConfigCommand implements Runnable {
               ? layerd.containerdSocket()
               : env.defaultContainerdSocket();
       Path state = ContainerdPlaces.state(env, containerdState);
+      Path root = containerdRoot != null ? containerdRoot : env.defaultContainerdRoot();
+      Path address = places.address != null ? places.address : state.resolve("containerd.sock");
       ContainerdConfig.Builder b =
           ContainerdConfig.builder()
-              .root(
-                  containerdRoot != null
-                      ? containerdRoot
-                      : env.realRoot() || env.underRootlesskit()
-                          ? Path.of("/var/lib/containerd")
-                          : env.dataHome().resolve("containerd"))
+              .root(root)
               .state(state)
-              .address(places.address != null ? places.address : state.resolve("containerd.sock"))
+              .address(address)
               .platform(platform)
               .layerd(socket, layerd.dataRoot());
+      if (!noDiffer) {
+        b.layerdDiffer(socket);
+      }
       b.disable(disabled.toArray(String[]::new));
       PrintWriter out = spec.commandLine().getOut();
       out.println(
@@ -151,7 +160,17 @@ final class ConfigCommand implements Runnable {
           "# layerd; dockerd 28+ --storage-driver layerd with the containerd image store).");
       out.println(
           "# Serve it with: layerd --data-root " + layerd.dataRoot() + " --containerd-socket");
-      out.println("#   " + socket);
+      out.println(
+          "#   "
+              + socket
+              + (noDiffer
+                  ? ""
+                  : " --containerd-root " + root + " --containerd-address " + address));
+      if (!noDiffer) {
+        out.println(
+            "# (layerd's differ \"layerd-diff\" reads layers from the root's blob directory and");
+        out.println("# writes the layers of commits through containerd's socket.)");
+      }
       out.print(b.build().toToml());
       out.flush();
       return 0;
@@ -212,7 +231,9 @@ final class ConfigCommand implements Runnable {
             null,
             null,
             null,
-            containerdSocket);
+            containerdSocket,
+            null,
+            null);
     return Settings.resolve(flags, config, env);
   }
 }

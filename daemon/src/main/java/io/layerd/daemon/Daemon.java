@@ -43,7 +43,12 @@ public final class Daemon implements Closeable {
       SnapshotterServer snapshots = null;
       if (settings.containerdSocket() != null) {
         try {
-          snapshots = SnapshotterServer.start(service.baseEngine(), settings.containerdSocket());
+          snapshots =
+              SnapshotterServer.start(
+                  service.baseEngine(),
+                  settings.containerdSocket(),
+                  settings.containerdRoot(),
+                  settings.containerdAddress());
         } catch (IOException | RuntimeException e) {
           server.close();
           throw e;

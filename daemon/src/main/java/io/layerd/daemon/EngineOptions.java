@@ -45,7 +45,12 @@ final class EngineOptions {
 
   /** The command line's settings, with those of the command ({@code null}: not given). */
   Settings.Flags flags(
-      Path socket, UnmappedIdPolicy unmappedIds, Duration shutdownTimeout, Path containerdSocket) {
+      Path socket,
+      UnmappedIdPolicy unmappedIds,
+      Duration shutdownTimeout,
+      Path containerdSocket,
+      Path containerdRoot,
+      Path containerdAddress) {
     return new Settings.Flags(
         dataRoot,
         socket,
@@ -54,7 +59,9 @@ final class EngineOptions {
         unmappedIds,
         logLevel,
         shutdownTimeout,
-        containerdSocket);
+        containerdSocket,
+        containerdRoot,
+        containerdAddress);
   }
 
   /** These options as arguments, for a command that runs layerd again. */

@@ -92,10 +92,27 @@ public final class Main implements Callable<Integer> {
       names = "--containerd-socket",
       paramLabel = "PATH",
       description =
-          "Also serve containerd's snapshotter API (a proxy snapshotter) on this unix socket;"
-              + " containerd's config names it under [proxy_plugins] with type = \"snapshot\"."
+          "Also serve containerd's snapshotter and diff APIs (a proxy snapshotter and differ) on"
+              + " this unix socket; containerd's config names it under [proxy_plugins] with type ="
+              + " \"snapshot\" and type = \"diff\"."
               + " Default: not served.")
   Path containerdSocket;
+
+  @Option(
+      names = "--containerd-root",
+      paramLabel = "DIR",
+      description =
+          "containerd's root directory: as containerd's differ, layerd reads layers from its blob"
+              + " directory. Default: /var/lib/containerd (a user's: $XDG_DATA_HOME/containerd).")
+  Path containerdRoot;
+
+  @Option(
+      names = "--containerd-address",
+      paramLabel = "PATH",
+      description =
+          "containerd's own socket: as containerd's differ, layerd writes the layers of commits"
+              + " through its content service. Default: /run/containerd/containerd.sock.")
+  Path containerdAddress;
 
   @Option(
       names = "--rootless",
@@ -162,7 +179,9 @@ public final class Main implements Callable<Integer> {
             socket,
             unmappedIds == null ? null : UnmappedIdPolicy.parse(unmappedIds),
             shutdownTimeout == null ? null : Duration.ofSeconds(shutdownTimeout),
-            containerdSocket);
+            containerdSocket,
+            containerdRoot,
+            containerdAddress);
     boolean userNs = RootlessNamespace.inUserNamespace();
     return Settings.resolve(
         flags, engine.config, Settings.Environment.current(Sys.geteuid() == 0, userNs));

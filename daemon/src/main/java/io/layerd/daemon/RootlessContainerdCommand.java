@@ -274,13 +274,16 @@ final class RootlessContainerdCommand implements Callable<Integer> {
       return runtime.resolve("layerd").resolve("containerd.toml");
     }
 
-    /** The containerd config: its places, and layerd as the snapshotter "layerd". */
+    /**
+     * The containerd config: its places, and layerd as the snapshotter "layerd" and as the differ.
+     */
     ContainerdConfig containerd(Path layerdDataRoot) {
       return ContainerdConfig.builder()
           .root(containerdRoot())
           .state(containerdState())
           .address(containerdAddress())
           .layerd(snapshotterSocket(), layerdDataRoot)
+          .layerdDiffer(snapshotterSocket())
           .build();
     }
   }
@@ -304,7 +307,13 @@ final class RootlessContainerdCommand implements Callable<Integer> {
     Files.createDirectories(places.containerdConfig().getParent());
     Settings settings =
         Settings.resolve(
-            engine.flags(places.pluginSocket(), null, null, places.snapshotterSocket()),
+            engine.flags(
+                places.pluginSocket(),
+                null,
+                null,
+                places.snapshotterSocket(),
+                places.containerdRoot(),
+                places.containerdAddress()),
             engine.config,
             env);
     Main.configureLogging(settings.logLevel());

@@ -47,7 +47,10 @@ import java.util.Set;
  *   "storage-opts": {"overlay2.some_option": "value"},
  *   "on-unmapped-id": "fail",
  *   "log-level": "info",
- *   "shutdown-timeout-seconds": 30
+ *   "shutdown-timeout-seconds": 30,
+ *   "containerd-socket": "/run/layerd/snapshotter.sock",
+ *   "containerd-root": "/var/lib/containerd",
+ *   "containerd-address": "/run/containerd/containerd.sock"
  * }
  * }</pre>
  *
@@ -58,8 +61,12 @@ import java.util.Set;
  * @param unmappedIds what ApplyDiff does with an owner the id mapping cannot represent
  * @param logLevel slf4j-simple's level: trace, debug, info, warn, error
  * @param shutdownTimeout how long SIGTERM waits for requests in flight
- * @param containerdSocket where containerd's snapshotter API is served (a proxy snapshotter), or
- *     null for not at all
+ * @param containerdSocket where containerd's snapshotter and diff APIs are served (a proxy
+ *     snapshotter and differ), or null for not at all
+ * @param containerdRoot containerd's root directory, whose blob directory the differ reads layers
+ *     from ({@code /var/lib/containerd}; a user's: {@code $XDG_DATA_HOME/containerd})
+ * @param containerdAddress containerd's own socket, through whose content service the differ writes
+ *     the layers of commits ({@code /run/containerd/containerd.sock})
  */
 public record Settings(
     Path dataRoot,
@@ -69,13 +76,21 @@ public record Settings(
     UnmappedIdPolicy unmappedIds,
     String logLevel,
     Duration shutdownTimeout,
-    Path containerdSocket) {
+    Path containerdSocket,
+    Path containerdRoot,
+    Path containerdAddress) {
 
   /** The plugin's name: dockerd runs with {@code --storage-driver layerd}. */
   public static final String PLUGIN_NAME = "layerd";
 
   /** Where a rootful dockerd (and one under rootlesskit, in its own /run) looks for plugins. */
   public static final Path DOCKER_PLUGIN_SOCKET = Path.of("/run/docker/plugins/layerd.sock");
+
+  /**
+   * containerd's socket, for root and inside rootlesskit's namespace (rootless containerd listens
+   * there in its private /run).
+   */
+  public static final Path DEFAULT_CONTAINERD_ADDRESS = Path.of("/run/containerd/containerd.sock");
 
   /** Where root's layerd serves containerd's snapshotter API unless told otherwise. */
   public static final Path DEFAULT_CONTAINERD_SOCKET = Path.of("/run/layerd/snapshotter.sock");
@@ -90,7 +105,9 @@ public record Settings(
           "unmapped-ids",
           "log-level",
           "shutdown-timeout-seconds",
-          "containerd-socket");
+          "containerd-socket",
+          "containerd-root",
+          "containerd-address");
 
   private static final ObjectMapper JSON =
       new ObjectMapper().enable(DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY);
@@ -114,13 +131,42 @@ public record Settings(
         UnmappedIdPolicy.FAIL,
         "info",
         Duration.ofSeconds(30),
+        null,
+        null,
         null);
   }
 
   /** The same settings, serving containerd's snapshotter API on {@code socket} too. */
   public Settings withContainerdSocket(Path socket) {
     return new Settings(
-        dataRoot, this.socket, driver, options, unmappedIds, logLevel, shutdownTimeout, socket);
+        dataRoot,
+        this.socket,
+        driver,
+        options,
+        unmappedIds,
+        logLevel,
+        shutdownTimeout,
+        socket,
+        containerdRoot,
+        containerdAddress);
+  }
+
+  /**
+   * The same settings, with containerd's root (where the differ reads layers) and socket (where it
+   * writes them).
+   */
+  public Settings withContainerd(Path root, Path address) {
+    return new Settings(
+        dataRoot,
+        socket,
+        driver,
+        options,
+        unmappedIds,
+        logLevel,
+        shutdownTimeout,
+        containerdSocket,
+        root,
+        address);
   }
 
   /** The facts about the running process that the defaults depend on. */
@@ -150,6 +196,25 @@ public record Settings(
       return realRoot
           ? Path.of("/var/lib/layerd")
           : xdg("XDG_DATA_HOME", ".local", "share").resolve("layerd");
+    }
+
+    /** containerd's default root: its blob directory is under it. */
+    public Path defaultContainerdRoot() {
+      return realRoot || underRootlesskit
+          ? Path.of("/var/lib/containerd")
+          : dataHome().resolve("containerd");
+    }
+
+    /**
+     * containerd's default socket: in /run for root and inside rootlesskit's namespace, else in the
+     * user's runtime directory (rootless containerd's place outside the namespace).
+     */
+    public Path defaultContainerdAddress() {
+      String runtime = env.get("XDG_RUNTIME_DIR");
+      if (realRoot || underRootlesskit || runtime == null || !runtime.startsWith("/")) {
+        return DEFAULT_CONTAINERD_ADDRESS;
+      }
+      return Path.of(runtime, "containerd", "containerd.sock");
     }
 
     /** The default config file. */
@@ -219,7 +284,9 @@ public record Settings(
       UnmappedIdPolicy unmappedIds,
       String logLevel,
       Duration shutdownTimeout,
-      Path containerdSocket) {}
+      Path containerdSocket,
+      Path containerdRoot,
+      Path containerdAddress) {}
 
   /**
    * Resolves the settings: the flags over the config file over the defaults. {@code config} is the
@@ -262,6 +329,16 @@ public record Settings(
         flags.containerdSocket() != null
             ? flags.containerdSocket()
             : path(cfg, "containerd-socket", file);
+    Path ctdRoot =
+        first(
+            flags.containerdRoot(),
+            path(cfg, "containerd-root", file),
+            environment.defaultContainerdRoot());
+    Path ctdAddress =
+        first(
+            flags.containerdAddress(),
+            path(cfg, "containerd-address", file),
+            environment.defaultContainerdAddress());
     return new Settings(
         dataRoot.toAbsolutePath().normalize(),
         socket.toAbsolutePath().normalize(),
@@ -272,7 +349,9 @@ public record Settings(
         timeout,
         containerd == null || containerd.toString().isEmpty()
             ? null
-            : containerd.toAbsolutePath().normalize());
+            : containerd.toAbsolutePath().normalize(),
+        ctdRoot.toAbsolutePath().normalize(),
+        ctdAddress.toAbsolutePath().normalize());
   }
 
   private static JsonNode readConfig(Path file, boolean required) throws IOException {

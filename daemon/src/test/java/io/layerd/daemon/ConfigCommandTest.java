@@ -1,6 +1,7 @@
 package io.layerd.daemon;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -57,6 +58,16 @@ class ConfigCommandTest {
     assertEquals("/c/ctd.sock", t.at("/grpc/address").asText());
     assertEquals(ContainerdConfig.CRI_PLUGIN, t.get("disabled_plugins").get(0).asText());
     assertTrue(r[1].contains("--containerd-socket"), "says how to serve it: " + r[1]);
+    assertEquals("/run/l/snap.sock", t.at("/proxy_plugins/layerd-diff/address").asText());
+    assertEquals("diff", t.at("/proxy_plugins/layerd-diff/type").asText());
+    assertTrue(
+        r[1].contains("--containerd-root /c/root --containerd-address /c/ctd.sock"),
+        "layerd's differ is told containerd's places: " + r[1]);
+    String[] snapshotterOnly =
+        layerd("config", "containerd", "--containerd-socket", "/s.sock", "--no-differ");
+    JsonNode s = ContainerdConfig.parse(snapshotterOnly[1]);
+    assertTrue(s.at("/proxy_plugins/layerd-diff").isMissingNode(), snapshotterOnly[1]);
+    assertFalse(s.get("plugins").has(ContainerdConfig.DIFF_SERVICE), snapshotterOnly[1]);
   }
 
   @Test

@@ -334,6 +334,21 @@ final class ContainerdRig implements AutoCloseable {
     return r;
   }
 
+  /** {@link #ok} with the standard output (binary: a layer) written to {@code stdout}. */
+  void okTo(Path stdout, String... args) throws IOException {
+    DockerHost.Run r = DockerHost.exec(command(args), stdout, CTR_TIMEOUT, binaries.env());
+    if (r.exit() != 0) {
+      throw new AssertionError(
+          String.join(" ", command(args))
+              + " -> exit "
+              + r.exit()
+              + ": "
+              + r.stderr().strip()
+              + "\n  containerd.log ends:\n"
+              + logTail(15));
+    }
+  }
+
   /** {@link #ok} in another containerd namespace (dockerd's is {@code moby}). */
   Result okIn(String namespace, String... args) throws IOException {
     List<String> cmd = new ArrayList<>(command(args));

@@ -55,8 +55,11 @@ class ContainerdSnapshotterTest {
 
   /**
    * containerd 2.1.9 on the generated config: {@code ctr images import --snapshotter layerd}
-   * unpacks through the transfer service (the config's unpack entry), also a zstd OCI archive, and
-   * {@code ctr run} runs on it.
+   * unpacks through the transfer service (the config's unpack entry) with layerd's differ (every
+   * image layer applied by layerd, diffIDs as containerd checks them against the image's config),
+   * also a zstd OCI archive, and {@code ctr run} runs on it; {@code ctr snapshots diff} of a
+   * changed container snapshot goes to layerd's differ, whose layer holds what the walking differ's
+   * holds on overlayfs.
    */
   @EndToEndTest
   void containerd21OnTheGeneratedConfigRunsOnLayerd() throws Exception {
@@ -89,8 +92,11 @@ class ContainerdSnapshotterTest {
     // btrfs: the data-root on a loop-mounted btrfs
     LoopBtrfs btrfs = driver.equals("btrfs") ? LoopBtrfs.create(false, null) : null;
     Path dataRoot = btrfs != null ? btrfs.mountPoint().resolve("layerd") : dir.resolve("layerd");
+    // containerd's root and socket as the rig makes them: layerd's differ reads and writes there
     Settings settings =
-        Settings.of(dataRoot, dir.resolve("gd.sock"), driver).withContainerdSocket(snapSocket);
+        Settings.of(dataRoot, dir.resolve("gd.sock"), driver)
+            .withContainerdSocket(snapSocket)
+            .withContainerd(dir.resolve("c/root"), dir.resolve("c/containerd.sock"));
     try (LoopBtrfs closeLast = btrfs;
         Daemon layerd = Daemon.start(settings);
         ContainerdRig rig = starter.start(dir.resolve("c"), snapSocket, dataRoot)) {
@@ -115,6 +121,19 @@ class ContainerdSnapshotterTest {
               snapshotter,
               named.toString());
         }
+      }
+      if (today) {
+        // Every image layer was applied by layerd's differ: the engine recorded its diffID.
+        List<String> applied = new ArrayList<>();
+        for (var m : layerd.engine().store().all()) {
+          if (m.id().startsWith(SnapshotterServerAccess.LAYER_PREFIX) && m.diffId() != null) {
+            applied.add(m.diffId());
+          }
+        }
+        String committed = rig.ok("snapshots", "--snapshotter", "layerd", "ls").out();
+        long count = committed.lines().filter(l -> l.contains("Committed")).count();
+        assertEquals(count, applied.size(), "layers applied by layerd:\n" + committed);
+        assertDiffsAgree(rig, dir, reference);
       }
       if (today) {
         // An import into another namespace finds every layer committed
@@ -216,6 +235,49 @@ class ContainerdSnapshotterTest {
         rig.ctr("snapshots", "--snapshotter", snapshotter, "rm", id);
       }
     }
+  }
+
+  /**
+   * The same changes made in a container snapshot of busybox on layerd and on the reference, then
+   * {@code ctr snapshots diff} (containerd's diff service: layerd's differ first for layerd's
+   * snapshots, the walking differ for the reference's): both layers hold the same tree, layerd's in
+   * containerd's content store under layerd's lease with the {@code containerd.io/uncompressed}
+   * label.
+   */
+  private static void assertDiffsAgree(ContainerdRig rig, Path dir, String reference)
+      throws Exception {
+    List<TreeManifest> trees = new ArrayList<>();
+    for (String snapshotter : List.of("layerd", reference)) {
+      String id = "diff-" + snapshotter;
+      rig.ok("containers", "create", "--snapshotter", snapshotter, BUSYBOX, id);
+      Path target = Files.createDirectories(dir.resolve("dm-" + snapshotter));
+      String cmd =
+          rig.ok("snapshots", "--snapshotter", snapshotter, "mounts", target.toString(), id)
+              .out()
+              .strip();
+      run(List.of(cmd.split(" ")));
+      try {
+        Files.writeString(target.resolve("etc/hostname"), "changed\n");
+        Files.createDirectories(target.resolve("srv/new"));
+        Files.writeString(target.resolve("srv/new/file"), "new file\n");
+        run(List.of("rm", "-rf", target.resolve("bin/wget").toString()));
+        run(List.of("chmod", "0700", target.resolve("tmp").toString()));
+      } finally {
+        run(List.of("umount", target.toString()));
+      }
+      Path layer = dir.resolve("diff-" + snapshotter + ".tar.gz");
+      rig.okTo(layer, "snapshots", "--snapshotter", snapshotter, "diff", "--keep", id);
+      Path x = Files.createDirectories(dir.resolve("dx-" + snapshotter));
+      run(List.of("tar", "--numeric-owner", "-xpzf", layer.toString(), "-C", x.toString()));
+      trees.add(
+          TreeManifest.of(
+              x, TreeManifest.Options.builder().ignoreRootAttributes().ignoreMtimes().build()));
+    }
+    TreeManifest.assertSame(trees.get(1), trees.get(0));
+    String leases = rig.ok("leases", "ls").out();
+    assertTrue(leases.contains("layerd-diff-"), "layerd's differ wrote the layer:\n" + leases);
+    String content = rig.ok("content", "ls").out();
+    assertTrue(content.contains("containerd.io/uncompressed="), content);
   }
 
   static List<String> snapshotLayers(Daemon layerd) {

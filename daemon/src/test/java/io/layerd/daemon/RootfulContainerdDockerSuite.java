@@ -1,6 +1,7 @@
 package io.layerd.daemon;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.layerd.daemon.containerd.SnapshotterServerAccess;
 import io.layerd.testkit.EndToEndTest;
@@ -17,11 +18,13 @@ import org.junit.jupiter.api.TestInstance;
 
 /**
  * Docker 28.5.2 with the containerd image store on containerd 2.1.9, rootful, with layerd's
- * snapshotter on one engine driver: containerd on the config {@code layerd config containerd}
- * prints, dockerd on the daemon.json {@code layerd config docker} prints. {@link DockerScenario}'s
- * and {@link ContainerdDockerScenario}'s steps show what Docker's built-in overlayfs shows, and
- * after {@code rmi} containerd's garbage collection leaves layerd no layer. One containerd and
- * dockerd per class.
+ * snapshotter and differ on one engine driver (docker load applies through layerd's differ; commit
+ * and build diff through it on overlay2 and fuse-overlayfs, and through containerd's walking differ
+ * on vfs and btrfs, which layerd's declines): containerd on the config {@code layerd config
+ * containerd} prints, dockerd on the daemon.json {@code layerd config docker} prints. {@link
+ * DockerScenario}'s and {@link ContainerdDockerScenario}'s steps show what Docker's built-in
+ * overlayfs shows, and after {@code rmi} containerd's garbage collection leaves layerd no layer.
+ * One containerd and dockerd per class.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 abstract class RootfulContainerdDockerSuite {
@@ -83,6 +86,12 @@ abstract class RootfulContainerdDockerSuite {
     // the layers are kept as overlayfs keeps them.
     ContainerdDockerScenario.assertSame(
         docker, comparable(ref.more()), comparable(more), driver().equals("overlay2"));
+
+    if (!driver().equals("vfs") && !driver().equals("btrfs")) {
+      // docker commit and build diffed through layerd's differ: its lease holds their layers
+      String leases = docker.containerd().okIn("moby", "leases", "ls").out();
+      assertTrue(leases.contains("layerd-diff-"), "layerd's differ wrote no layer:\n" + leases);
+    }
 
     // containerd's garbage collection removes every snapshot dockerd had, and layerd the layers
     long deadline = System.nanoTime() + 60_000_000_000L;

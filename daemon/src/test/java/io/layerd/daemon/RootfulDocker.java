@@ -66,10 +66,10 @@ final class RootfulDocker extends DockerHost {
 
   /**
    * Docker 28 with the containerd image store on containerd 2.1, both from {@code clients}; layerd
-   * started in this JVM serves containerd's snapshotter API (engine driver {@code driver},
-   * data-root {@code layerdRoot}). containerd runs on the config {@code layerd config containerd}
-   * prints and dockerd on the daemon.json {@code layerd config docker} prints, its {@code
-   * storage-driver} set to {@code snapshotter}: {@code layerd}, or containerd's own {@code
+   * started in this JVM serves containerd's snapshotter and diff APIs (engine driver {@code
+   * driver}, data-root {@code layerdRoot}). containerd runs on the config {@code layerd config
+   * containerd} prints and dockerd on the daemon.json {@code layerd config docker} prints, its
+   * {@code storage-driver} set to {@code snapshotter}: {@code layerd}, or containerd's own {@code
    * overlayfs} for the reference. The docker CLI is Docker 28's, with buildx as its plugin. {@code
    * dir} must be short (unix sockets live in it).
    */
@@ -85,7 +85,9 @@ final class RootfulDocker extends DockerHost {
       d.layerd =
           Daemon.start(
               Settings.of(layerdRoot, dir.resolve("g.sock"), driver)
-                  .withContainerdSocket(snapSocket));
+                  .withContainerdSocket(snapSocket)
+                  // containerd's root and socket as ContainerdRig makes them: layerd's differ
+                  .withContainerd(dir.resolve("c/root"), dir.resolve("c/containerd.sock")));
       d.containerd =
           ContainerdRig.startWithLayerd(dir.resolve("c"), clients, snapSocket, layerdRoot);
       ObjectNode json =

@@ -18,7 +18,7 @@ class SettingsTest {
   @TempDir Path tmp;
 
   private static final Settings.Flags NONE =
-      new Settings.Flags(null, null, null, null, null, null, null, null);
+      new Settings.Flags(null, null, null, null, null, null, null, null, null, null);
 
   private Settings.Environment user(Map<String, String> env) {
     return new Settings.Environment(false, false, env, tmp.resolve("home").toString());
@@ -35,6 +35,8 @@ class SettingsTest {
     assertNull(s.driver());
     assertEquals(UnmappedIdPolicy.FAIL, s.unmappedIds());
     assertEquals(Path.of("/etc/layerd/config.json"), root.defaultConfig());
+    assertEquals(Path.of("/var/lib/containerd"), s.containerdRoot());
+    assertEquals(Path.of("/run/containerd/containerd.sock"), s.containerdAddress());
   }
 
   @Test
@@ -44,6 +46,7 @@ class SettingsTest {
     assertEquals(home.resolve(".local/share/layerd"), s.dataRoot());
     assertEquals(Path.of("/run/user/1000/layerd/layerd.sock"), s.socket());
     assertEquals(home.resolve(".config/layerd/config.json"), user(Map.of()).defaultConfig());
+    assertEquals(home.resolve(".local/share/containerd"), s.containerdRoot());
     Settings xdg =
         Settings.resolve(
             NONE,
@@ -103,7 +106,16 @@ class SettingsTest {
     assertEquals(UnmappedIdPolicy.SKIP, Settings.resolve(NONE, both, user(Map.of())).unmappedIds());
     Settings.Flags flags =
         new Settings.Flags(
-            Path.of("/flag"), null, "overlay2", Map.of("b", "3"), null, null, null, null);
+            Path.of("/flag"),
+            null,
+            "overlay2",
+            Map.of("b", "3"),
+            null,
+            null,
+            null,
+            null,
+            null,
+            null);
     Settings s = Settings.resolve(flags, cfg, user(Map.of()));
     assertEquals(Path.of("/flag"), s.dataRoot());
     assertEquals("overlay2", s.driver());
@@ -112,17 +124,53 @@ class SettingsTest {
   }
 
   @Test
+  void containerdsRootAndSocketForTheDifferFromTheConfigFileOrFlags() throws IOException {
+    Path cfg = tmp.resolve("config.json");
+    Files.writeString(
+        cfg,
+        "{\"containerd-socket\":\"/run/layerd/snapshotter.sock\","
+            + "\"containerd-root\":\"/srv/containerd\","
+            + "\"containerd-address\":\"/run/ctd/ctd.sock\"}");
+    Settings fromFile =
+        Settings.resolve(NONE, cfg, user(Map.of("XDG_RUNTIME_DIR", "/run/user/1000")));
+    assertEquals(Path.of("/run/layerd/snapshotter.sock"), fromFile.containerdSocket());
+    assertEquals(Path.of("/srv/containerd"), fromFile.containerdRoot());
+    assertEquals(Path.of("/run/ctd/ctd.sock"), fromFile.containerdAddress());
+    Settings.Flags flags =
+        new Settings.Flags(
+            null, null, null, null, null, null, null, null, Path.of("/flag/root"), null);
+    assertEquals(
+        Path.of("/flag/root"),
+        Settings.resolve(flags, cfg, user(Map.of("XDG_RUNTIME_DIR", "/run/user/1000")))
+            .containerdRoot());
+    Files.writeString(cfg, "{\"containerd-root\":\"var/lib/containerd\"}");
+    IOException relative =
+        assertThrows(
+            IOException.class,
+            () -> Settings.resolve(NONE, cfg, user(Map.of("XDG_RUNTIME_DIR", "/run/user/1000"))));
+    assertTrue(relative.getMessage().contains("containerd-root"), relative.getMessage());
+  }
+
+  @Test
   void theConfigFileIsChecked() throws IOException {
     Path cfg = tmp.resolve("config.json");
     Files.writeString(cfg, "{\"data_root\":\"/x\"}");
     IOException typo =
-        assertThrows(IOException.class, () -> Settings.resolve(NONE, cfg, user(Map.of())));
+        assertThrows(
+            IOException.class,
+            () -> Settings.resolve(NONE, cfg, user(Map.of("XDG_RUNTIME_DIR", "/run/user/1000"))));
     assertTrue(typo.getMessage().contains("unknown key \"data_root\""), typo.getMessage());
     Files.writeString(cfg, "{\"data-root\":\"relative\"}");
-    assertThrows(IOException.class, () -> Settings.resolve(NONE, cfg, user(Map.of())));
+    assertThrows(
+        IOException.class,
+        () -> Settings.resolve(NONE, cfg, user(Map.of("XDG_RUNTIME_DIR", "/run/user/1000"))));
     Files.writeString(cfg, "{not json");
-    assertThrows(IOException.class, () -> Settings.resolve(NONE, cfg, user(Map.of())));
+    assertThrows(
+        IOException.class,
+        () -> Settings.resolve(NONE, cfg, user(Map.of("XDG_RUNTIME_DIR", "/run/user/1000"))));
     Path missing = tmp.resolve("missing.json");
-    assertThrows(IOException.class, () -> Settings.resolve(NONE, missing, user(Map.of())));
+    assertThrows(
+        IOException.class,
+        () -> Settings.resolve(NONE, missing, user(Map.of("XDG_RUNTIME_DIR", "/run/user/1000"))));
   }
 }

@@ -446,18 +446,50 @@ public final class Engine implements Closeable {
    */
   public ApplyResult applyDiff(String id, String parent, InputStream tar) throws IOException {
     String expectedParent = parent == null || parent.isEmpty() ? null : LayerIds.check(parent);
+    return apply(id, expectedParent, tar, LayerApplier.Expect.NOTHING, false, true);
+  }
+
+  /**
+   * containerd's Apply: an apply into an active snapshot's read-write layer, with the layer's
+   * digests checked ({@code expect}: a mismatch fails the apply) and, with {@code sync}, the files
+   * flushed to disk before it returns. Refused before any work: a layer that already holds an
+   * applied diff or that other layers are built on. A failure rolls back what it made (the layer is
+   * again as it was made, empty). The layer's recorded size is the applied files' bytes, and the
+   * overlay forms' diff directory is not walked again for Docker's DiffSize (containerd measures
+   * its snapshots itself).
+   */
+  public ApplyResult applyDiff(String id, InputStream tar, LayerApplier.Expect expect, boolean sync)
+      throws IOException {
+    return apply(id, null, tar, expect, sync, false);
+  }
+
+  /**
+   * The one apply: {@code graphDriver} for Docker's ApplyDiff (a read-only layer made by Create,
+   * its parent checked, Docker's DiffSize recorded), else containerd's (any kind of layer).
+   */
+  private ApplyResult apply(
+      String id,
+      String expectedParent,
+      InputStream tar,
+      LayerApplier.Expect expect,
+      boolean sync,
+      boolean graphDriver)
+      throws IOException {
     return withLock(
         id,
         () -> {
           LayerMeta m = meta(id);
-          refuseApply(m, expectedParent);
+          if (graphDriver) {
+            refuseApply(m, expectedParent);
+          } else {
+            refuseRefill(m);
+            refuseChildren(id, "a diff is applied before layers are built on it");
+          }
           store.put(m.withApplying(true));
           ApplyResult r;
           try {
             try (Fd dir = Sys.openDirectory(driver.diffDirectory(id).toString())) {
-              r =
-                  applier(m, config.owners())
-                      .apply(id, tar, dir.get(), LayerApplier.Expect.NOTHING);
+              r = applier(m, config.owners(), sync).apply(id, tar, dir.get(), expect);
             }
           } catch (IOException | RuntimeException e) {
             rollBack(m, e);
@@ -468,7 +500,7 @@ public final class Engine implements Closeable {
           // comparing the whole tree with its parent would cost as much as the apply again. For
           // the overlay forms, the diff directory's changes (a walk of that directory only).
           long size =
-              driver.deletionForm() == DeletionForm.ABSENT
+              driver.deletionForm() == DeletionForm.ABSENT || !graphDriver
                   ? r.fileBytes()
                   : changes0(id, m.parent()).size();
           store.put(m.withDiff(r.diffId(), size).withApplying(false));
@@ -488,14 +520,7 @@ public final class Engine implements Closeable {
               + ", but the layer's parent is "
               + (m.parent() == null ? "none (a base layer)" : m.parent()));
     }
-    if (m.diffId() != null) {
-      throw new java.nio.file.FileAlreadyExistsException(
-          "layer "
-              + id
-              + " already holds an applied diff ("
-              + m.diffId()
-              + "): a layer is filled once; create a new layer for another diff");
-    }
+    refuseRefill(m);
     if (m.readWrite()) {
       // A container's writes could not be told from the diff's, so a failure could not be undone.
       throw new IllegalArgumentException(
@@ -519,6 +544,17 @@ public final class Engine implements Closeable {
    * being applied), so no other layer sees the change. If that fails too, the layer is removed
    * (recovery finishes it at the next start) and the failure is added to {@code failure}.
    */
+  private static void refuseRefill(LayerMeta m) throws IOException {
+    if (m.diffId() != null) {
+      throw new java.nio.file.FileAlreadyExistsException(
+          "layer "
+              + m.id()
+              + " already holds an applied diff ("
+              + m.diffId()
+              + "): a layer is filled once; create a new layer for another diff");
+    }
+  }
+
   private void rollBack(LayerMeta m, Exception failure) {
     try {
       if (driver.exists(m.id())) {
@@ -540,9 +576,9 @@ public final class Engine implements Closeable {
    * the parents' diff directories (nearest first) are the applier's lower layers, so that a
    * hardlink to a parent's file is copied up as overlayfs would.
    */
-  private LayerApplier applier(LayerMeta m, OwnerMapper owners) throws IOException {
+  private LayerApplier applier(LayerMeta m, OwnerMapper owners, boolean sync) throws IOException {
     DeletionForm form = driver.deletionForm();
-    LayerApplier.Builder b = LayerApplier.builder().owners(owners);
+    LayerApplier.Builder b = LayerApplier.builder().owners(owners).sync(sync);
     switch (form) {
       case OVERLAY_TRUSTED:
         b.whiteouts(WhiteoutMode.OVERLAY).overlayXattrs(OverlayXattrs.TRUSTED).lowers(lowers(m));
@@ -583,7 +619,7 @@ public final class Engine implements Closeable {
               Path source = getLocked(f);
               try (Fd src = Sys.openDirectory(source.toString());
                   Fd dst = Sys.openDirectory(driver.diffDirectory(id).toString())) {
-                r = copyShifted(id, src.get(), dst.get(), applier(m, owners));
+                r = copyShifted(id, src.get(), dst.get(), applier(m, owners, false));
                 io.layerd.sys.Stat root = Sys.fstatat(src.get(), Names.bytes("."), 0);
                 Sys.fchownat(
                     dst.get(),
@@ -714,7 +750,14 @@ public final class Engine implements Closeable {
     return withLock(id, () -> changes0(id, parent).size());
   }
 
-  private TreeChanges.Result changes0(String id, String parent) throws IOException {
+  /** Changes found, and whether the driver read them from its own record. */
+  private record Found(List<Change> changes, long size, boolean nativeChanges) {
+    Found(TreeChanges.Result r) {
+      this(r.changes(), r.size(), false);
+    }
+  }
+
+  private Found changes0(String id, String parent) throws IOException {
     LayerMeta m = meta(id);
     String p = parent == null || parent.isEmpty() ? m.parent() : LayerIds.check(parent);
     Optional<List<Change>> nativeChanges = driver.nativeChanges(id, p);
@@ -730,13 +773,13 @@ public final class Engine implements Closeable {
           }
         }
       }
-      return new TreeChanges.Result(nativeChanges.get(), size);
+      return new Found(nativeChanges.get(), size, true);
     }
     Path layerDir = getLocked(id);
     try {
       if (p == null) {
         try (Fd n = Sys.openDirectory(layerDir.toString())) {
-          return TreeChanges.compare(n.get(), -1);
+          return new Found(TreeChanges.compare(n.get(), -1));
         }
       }
       ReentrantLock pl = lockOf(p);
@@ -745,7 +788,7 @@ public final class Engine implements Closeable {
         Path parentDir = getLocked(p);
         try (Fd n = Sys.openDirectory(layerDir.toString());
             Fd o = Sys.openDirectory(parentDir.toString())) {
-          return TreeChanges.compare(n.get(), o.get());
+          return new Found(TreeChanges.compare(n.get(), o.get()));
         } finally {
           putLocked(p);
         }
@@ -759,10 +802,22 @@ public final class Engine implements Closeable {
 
   /** Diff: writes {@code id}'s changes against {@code parent} as a layer tar. */
   public long diff(String id, String parent, OutputStream out) throws IOException {
+    return diffWithCount(id, parent, out).bytes();
+  }
+
+  /** What {@link #diffWithCount} wrote: the tar's bytes and the changes it holds. */
+  public record DiffResult(long bytes, int changes, boolean nativeChanges) {}
+
+  /**
+   * Diff, saying how many changes the tar holds and whether they were read from the driver's own
+   * record (an overlay upper directory) rather than by comparing whole trees.
+   */
+  public DiffResult diffWithCount(String id, String parent, OutputStream out) throws IOException {
     return withLock(
         id,
         () -> {
-          List<Change> changes = changes0(id, parent).changes();
+          Found found = changes0(id, parent);
+          List<Change> changes = found.changes();
           List<TreePacker.Item> items = new ArrayList<>();
           for (Change c : changes) {
             items.add(new TreePacker.Item(c.path(), c.kind() == Change.Kind.DELETED));
@@ -770,7 +825,8 @@ public final class Engine implements Closeable {
           Path dir = getLocked(id);
           try (Fd d = Sys.openDirectory(dir.toString())) {
             // Owners as the layer states them: ApplyDiff's shift (--userns-remap) undone.
-            return TreePacker.pack(d.get(), items, out, config.owners());
+            long bytes = TreePacker.pack(d.get(), items, out, config.owners());
+            return new DiffResult(bytes, items.size(), found.nativeChanges());
           } finally {
             putLocked(id);
           }

@@ -39,8 +39,10 @@ import java.util.Objects;
  *       entry, {@code ctr images import --snapshotter layerd} fails with "no unpack platforms
  *       defined"; an entry for a platform other than the host's (linux/arm64 on amd64) stops the
  *       transfer plugin from loading ("no matching diff plugins");
- *   <li>whatever else a caller sets with {@link Builder#plugin} (a differ chain: {@code
- *       [plugins."io.containerd.service.v1.diff-service"] default = [...]}).
+ *   <li>layerd's differ ({@link Builder#layerdDiffer}): {@code [proxy_plugins.layerd-diff]} of type
+ *       {@code diff}, {@code [plugins."io.containerd.service.v1.diff-service"] default =
+ *       ["layerd-diff", "walking"]}, and {@code differ = "layerd-diff"} in layerd's unpack entry;
+ *   <li>whatever else a caller sets with {@link Builder#plugin}.
  * </ul>
  *
  * <p>The text is written by Jackson's TOML writer, which uses dotted keys ({@code
@@ -59,6 +61,15 @@ public final class ContainerdConfig {
 
   /** containerd's default snapshotter on Linux, kept in the transfer service's list. */
   public static final String DEFAULT_SNAPSHOTTER = "overlayfs";
+
+  /** layerd's differ's name in containerd (a proxy plugin of type {@code diff}). */
+  public static final String DIFFER_NAME = "layerd-diff";
+
+  /** containerd's diff service, whose {@code default} list is the differ chain. */
+  public static final String DIFF_SERVICE = "io.containerd.service.v1.diff-service";
+
+  /** containerd's own differ, last in the chain: it serves whatever layerd's declines. */
+  public static final String WALKING_DIFFER = "walking";
 
   /** containerd's CRI plugin, which tests disable. */
   public static final String CRI_PLUGIN = "io.containerd.grpc.v1.cri";
@@ -158,6 +169,7 @@ public final class ContainerdConfig {
     private final List<ProxyPlugin> proxies = new ArrayList<>();
     private final List<String> unpackSnapshotters = new ArrayList<>(List.of(DEFAULT_SNAPSHOTTER));
     private final Map<String, Map<String, Object>> plugins = new LinkedHashMap<>();
+    private final Map<String, String> unpackDiffers = new LinkedHashMap<>();
 
     private Builder() {}
 
@@ -210,6 +222,24 @@ public final class ContainerdConfig {
                   absolute(dataRoot, "layerd's data-root"),
                   capabilities))
           .unpack(SNAPSHOTTER_NAME);
+    }
+
+    /**
+     * layerd's differ on {@code socket} (layerd serves it beside its snapshotter): {@code
+     * [proxy_plugins.layerd-diff]} of type {@code diff}, first in the diff service's chain with
+     * containerd's walking differ after it ({@code default = ["layerd-diff", "walking"]}: what
+     * layerd declines, the walking differ serves), and the differ of layerd's unpack entry (the
+     * transfer service behind {@code ctr images import} takes one differ per entry and has no
+     * chain: layerd's mounts and the blobs of an import are always layerd's to apply).
+     */
+    public Builder layerdDiffer(Path socket) {
+      proxyPlugin(
+          new ProxyPlugin(
+              DIFFER_NAME, "diff", absolute(socket, "layerd's socket"), List.of(), Map.of()));
+      plugin(DIFF_SERVICE, "default", List.of(DIFFER_NAME, WALKING_DIFFER));
+      unpack(SNAPSHOTTER_NAME);
+      unpackDiffers.put(SNAPSHOTTER_NAME, DIFFER_NAME);
+      return this;
     }
 
     /** Any proxy plugin (a snapshotter, a differ). */
@@ -270,7 +300,10 @@ public final class ContainerdConfig {
       ObjectNode ps = t.putObject("plugins");
       ArrayNode unpack = ps.putObject(TRANSFER_PLUGIN).putArray("unpack_config");
       for (String s : unpackSnapshotters) {
-        unpack.addObject().put("platform", platform).put("snapshotter", s);
+        ObjectNode u = unpack.addObject().put("platform", platform).put("snapshotter", s);
+        if (unpackDiffers.containsKey(s)) {
+          u.put("differ", unpackDiffers.get(s));
+        }
       }
       for (Map.Entry<String, Map<String, Object>> e : plugins.entrySet()) {
         ObjectNode n =

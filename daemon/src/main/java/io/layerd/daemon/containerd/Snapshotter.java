@@ -390,6 +390,61 @@ final class Snapshotter {
     return removed;
   }
 
+  /**
+   * One of layerd's snapshots that a list of mounts shows: {@code key} and its record, and whether
+   * the mounts were its read-write (an active snapshot's) or read-only form.
+   */
+  record Match(String key, Rec rec, boolean readOnly) {
+    /** The containerd namespace the key is in: containerd names keys "NAMESPACE/N/NAME". */
+    String namespace() {
+      int slash = key.indexOf('/');
+      return slash <= 0 ? null : key.substring(0, slash);
+    }
+  }
+
+  /**
+   * The snapshots whose mounts, as Prepare, View or Mounts returned them, are exactly {@code
+   * given}: the active snapshot for read-write mounts, else every snapshot showing that layer
+   * read-only (a committed snapshot and its views). Empty for mounts that are not layerd's own (of
+   * another snapshotter, or changed on the way).
+   */
+  synchronized List<Match> match(List<Mount> given) throws IOException {
+    List<Match> out = new ArrayList<>();
+    if (given.isEmpty()) {
+      return out;
+    }
+    Map<String, Boolean> rwMatches = new HashMap<>();
+    Map<String, Boolean> roMatches = new HashMap<>();
+    for (Map.Entry<String, Rec> e : records.all().entrySet()) {
+      Rec r = e.getValue();
+      if (r.kind() == Kind.ACTIVE
+          && rwMatches.computeIfAbsent(r.layer(), l -> sameMounts(l, false, given))) {
+        out.add(new Match(e.getKey(), r, false));
+        return out;
+      }
+    }
+    for (Map.Entry<String, Rec> e : records.all().entrySet()) {
+      Rec r = e.getValue();
+      if (roMatches.computeIfAbsent(r.layer(), l -> sameMounts(l, true, given))) {
+        out.add(new Match(e.getKey(), r, true));
+      }
+    }
+    return out;
+  }
+
+  private boolean sameMounts(String layer, boolean readOnly, List<Mount> given) {
+    try {
+      return engine.exists(layer) && mounts(layer, readOnly).equals(given);
+    } catch (IOException e) {
+      return false; // a layer being removed
+    }
+  }
+
+  /** The record's layer's parent layer in the engine, or null for a base layer. */
+  String parentLayer(String layer) {
+    return engine.store().get(layer).map(LayerMeta::parent).orElse(null);
+  }
+
   // ------------------------------------------------------------------ helpers
 
   /** The unmapped-id failure in {@code e}'s causes, or null. */

@@ -36,6 +36,8 @@ import org.slf4j.LoggerFactory;
  * </pre>
  *
  * and {@code ctr ... --snapshotter layerd} (or the CRI's {@code snapshotter = "layerd"}) uses it.
+ * The same socket serves containerd.services.diff.v1.Diff ({@link DiffService}): containerd's
+ * config names it again as a proxy plugin of type {@code diff}, first in the diff service's list.
  *
  * <p>Only layerd's own user and root are served ({@link PeerPolicy}): every accepted connection's
  * peer credentials are checked before gRPC sees it, and another user's connection is closed.
@@ -46,15 +48,29 @@ public final class SnapshotterServer implements Closeable {
   private final Server server;
   private final EventLoopGroup group;
   private final Path socket;
+  private final ContainerdClient client; // or null
 
-  private SnapshotterServer(Server server, EventLoopGroup group, Path socket) {
+  private SnapshotterServer(
+      Server server, EventLoopGroup group, Path socket, ContainerdClient client) {
     this.server = server;
     this.group = group;
     this.socket = socket;
+    this.client = client;
   }
 
-  /** Serves {@code engine}'s layers to containerd on {@code socket}. */
+  /** Serves {@code engine}'s layers to containerd on {@code socket}, as snapshotter only. */
   public static SnapshotterServer start(Engine engine, Path socket) throws IOException {
+    return start(engine, socket, null, null);
+  }
+
+  /**
+   * Serves {@code engine}'s layers to containerd on {@code socket}: the snapshotter, and the differ
+   * (containerd.services.diff.v1.Diff), which reads layers from containerd's blob directory under
+   * {@code containerdRoot} and writes the layers of commits through containerd's content service at
+   * {@code containerdAddress} (either null: the differ declines what needs it).
+   */
+  public static SnapshotterServer start(
+      Engine engine, Path socket, Path containerdRoot, Path containerdAddress) throws IOException {
     if (!Epoll.isAvailable()) {
       throw new IOException(
           "cannot serve containerd on "
@@ -81,6 +97,8 @@ public final class SnapshotterServer implements Closeable {
     PeerPolicy peers = PeerPolicy.ofThisProcess();
     String name = socket.toString();
     EventLoopGroup group = new EpollEventLoopGroup(2);
+    ContainerdClient client =
+        containerdAddress == null ? null : ContainerdClient.of(containerdAddress);
     Server server;
     try {
       server =
@@ -94,15 +112,24 @@ public final class SnapshotterServer implements Closeable {
               .bossEventLoopGroup(group)
               .workerEventLoopGroup(group)
               .addService(new SnapshotService(snapshotter))
+              .addService(new DiffService(engine, snapshotter, containerdRoot, client))
               .build()
               .start();
       Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-------"));
     } catch (IOException | RuntimeException e) {
+      if (client != null) {
+        client.close();
+      }
       group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
       throw new IOException("cannot serve containerd on " + socket + ": " + e.getMessage(), e);
     }
-    LOG.info("serving containerd's snapshotter API on {}", socket);
-    return new SnapshotterServer(server, group, socket);
+    LOG.info(
+        "serving containerd's snapshotter and diff APIs on {} (layers read from {}, written"
+            + " through {})",
+        socket,
+        containerdRoot == null ? "nowhere: Apply declines" : containerdRoot,
+        containerdAddress == null ? "nothing: Diff declines" : containerdAddress);
+    return new SnapshotterServer(server, group, socket, client);
   }
 
   /**
@@ -169,6 +196,9 @@ public final class SnapshotterServer implements Closeable {
       server.shutdownNow();
       Thread.currentThread().interrupt();
     } finally {
+      if (client != null) {
+        client.close();
+      }
       group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
       Files.deleteIfExists(socket);
     }

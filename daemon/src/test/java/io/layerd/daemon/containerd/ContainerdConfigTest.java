@@ -89,6 +89,27 @@ class ContainerdConfigTest {
   }
 
   @Test
+  void layerdsDifferComesFirstInTheChainAndUnpacksForLayerd() throws Exception {
+    ObjectNode t =
+        readBack(
+            ContainerdConfig.builder()
+                .layerd(Path.of("/run/layerd/snapshotter.sock"), Path.of("/var/lib/layerd"))
+                .layerdDiffer(Path.of("/run/layerd/snapshotter.sock"))
+                .build());
+    JsonNode d = t.at("/proxy_plugins/layerd-diff");
+    assertEquals("diff", d.get("type").asText());
+    assertEquals("/run/layerd/snapshotter.sock", d.get("address").asText(), "the same socket");
+    assertEquals(
+        List.of("layerd-diff", "walking"),
+        strings(t.get("plugins").get(ContainerdConfig.DIFF_SERVICE).get("default")));
+    JsonNode unpack = t.get("plugins").get(ContainerdConfig.TRANSFER_PLUGIN).get("unpack_config");
+    assertEquals(2, unpack.size(), unpack.toString());
+    assertFalse(unpack.get(0).has("differ"), "overlayfs keeps containerd's differ");
+    assertEquals("layerd", unpack.get(1).get("snapshotter").asText());
+    assertEquals("layerd-diff", unpack.get(1).get("differ").asText());
+  }
+
+  @Test
   void mistakesAreRefusedWithTheirName() {
     IllegalArgumentException e =
         assertThrows(
