@@ -233,14 +233,7 @@ public record Settings(
       if (realRoot || underRootlesskit) {
         return DOCKER_PLUGIN_SOCKET;
       }
-      String runtime = env.get("XDG_RUNTIME_DIR");
-      if (runtime == null || !runtime.startsWith("/")) {
-        throw new IllegalArgumentException(
-            "XDG_RUNTIME_DIR is not set, so there is no default socket for a user: set it (a"
-                + " directory of mode 0700 that you own, as systemd's /run/user/UID) or pass"
-                + " --socket PATH");
-      }
-      return Path.of(runtime, "layerd", "layerd.sock");
+      return runtimeDir("--socket PATH").resolve("layerd").resolve("layerd.sock");
     }
 
     /**
