@@ -49,7 +49,9 @@ class ContainerdRemapIdsTest {
     Path snapSocket = dir.resolve("snap.sock");
     Path dataRoot = dir.resolve("layerd");
     Settings settings =
-        Settings.of(dataRoot, dir.resolve("gd.sock"), driver).withContainerdSocket(snapSocket);
+        Settings.of(dataRoot, dir.resolve("gd.sock"), driver)
+            .withContainerdSocket(snapSocket)
+            .withContainerd(dir.resolve("c/root"), dir.resolve("c/containerd.sock"));
     try (Daemon layerd = Daemon.start(settings);
         ContainerdRig rig =
             ContainerdRig.startWithLayerd(dir.resolve("c"), clients, snapSocket, dataRoot)) {
