@@ -203,10 +203,25 @@ final class GraphDriverHandler extends Handler.Abstract {
     String parent = q.getValue("parent");
     long size;
     try (InputStream body = Content.Source.asInputStream(request)) {
-      size = service.applyDiff(id, parent == null || parent.isEmpty() ? null : parent, body);
+      try {
+        size = service.applyDiff(id, parent == null || parent.isEmpty() ? null : parent, body);
+      } catch (IOException | RuntimeException e) {
+        // A refusal comes before the body is read: read the rest (as Plugin.Activate does), so
+        // that Jetty keeps the connection and dockerd gets the answer, not a broken pipe.
+        drain(body, e);
+        throw e;
+      }
       body.transferTo(OutputStream.nullOutputStream()); // padding after the tar's end
     }
     ok(response, callback, Map.of("Size", size));
+  }
+
+  private static void drain(InputStream body, Exception failure) {
+    try {
+      body.transferTo(OutputStream.nullOutputStream());
+    } catch (IOException | RuntimeException e) {
+      failure.addSuppressed(e);
+    }
   }
 
   private void diff(JsonNode in, Response response, Callback callback) throws IOException {
@@ -301,7 +316,7 @@ final class GraphDriverHandler extends Handler.Abstract {
       m = e.getClass().getSimpleName();
     }
     if (method.equals("GraphDriver.ApplyDiff") && isEarlyEof(e)) {
-      m = "the layer's tar ended early (" + m + "): the layer was removed";
+      m = "the layer's tar ended early (" + m + "): nothing of it was kept";
     }
     return "layerd: " + m;
   }
