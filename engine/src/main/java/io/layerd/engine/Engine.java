@@ -5,7 +5,9 @@ import io.layerd.engine.spi.DeletionForm;
 import io.layerd.engine.spi.Driver;
 import io.layerd.engine.spi.DriverProvider;
 import io.layerd.engine.spi.DriverRefusal;
+import io.layerd.engine.spi.LayerIds;
 import io.layerd.engine.spi.Mount;
+import io.layerd.engine.spi.Mounter;
 import io.layerd.sys.Fd;
 import io.layerd.sys.Sys;
 import io.layerd.unpack.ApplyResult;
@@ -603,7 +605,7 @@ public final class Engine implements Closeable {
   static void removeTree(Path p) throws IOException {
     Path parent = p.toAbsolutePath().getParent();
     try (Fd d = Sys.openDirectory(parent.toString())) {
-      io.layerd.unpack.RootedPaths.removeAll(d.get(), p.getFileName().toString());
+      io.layerd.sys.Trees.removeAll(d.get(), p.getFileName().toString());
     }
   }
 }

@@ -2,8 +2,8 @@ package io.layerd.cli;
 
 import io.layerd.engine.DataRoot;
 import io.layerd.engine.DriverSelector;
-import io.layerd.engine.FsInfo;
-import io.layerd.engine.Host;
+import io.layerd.engine.spi.FsInfo;
+import io.layerd.engine.spi.Host;
 import io.layerd.sys.Sys;
 import java.io.IOException;
 import java.io.PrintWriter;

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.layerd.engine.DriverSelector;
-import io.layerd.engine.Host;
+import io.layerd.engine.spi.Host;
 import io.layerd.sys.Sys;
 import io.layerd.testkit.RootTest;
 import java.io.IOException;

@@ -1,18 +1,17 @@
 package io.layerd.unpack;
 
-import io.layerd.sys.DirEntry;
 import io.layerd.sys.Errno;
 import io.layerd.sys.Names;
 import io.layerd.sys.NativeFailure;
 import io.layerd.sys.Stat;
 import io.layerd.sys.Sys;
+import io.layerd.sys.Trees;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -257,84 +256,12 @@ final class RootedTree implements Closeable {
 
   /** lstat of a name in a directory, or null when there is none. */
   static Stat statOrNull(int dirFd, byte[] name) throws IOException {
-    try {
-      return Sys.fstatat(dirFd, name, Sys.AT_SYMLINK_NOFOLLOW);
-    } catch (IOException e) {
-      if (NativeFailure.errnoOf(e) == Errno.ENOENT) {
-        return null;
-      }
-      throw e;
-    }
+    return Trees.lstatOrNull(dirFd, name);
   }
 
-  /**
-   * Removes {@code name} in a directory and, for a directory, everything below it, never following
-   * a symlink. Iterative, so that a hostile depth cannot overflow the stack. Returns true when it
-   * removed a directory or a symlink (cached lookups may then be stale).
-   */
+  /** {@link Trees#removeAll(int, byte[])}: true when a directory or a symlink went. */
   static boolean removeAll(int dirFd, byte[] name) throws IOException {
-    Stat st = statOrNull(dirFd, name);
-    if (st == null) {
-      return false;
-    }
-    if (!st.isDirectory()) {
-      Sys.unlinkat(dirFd, name, 0);
-      return st.isSymlink();
-    }
-    final class Frame {
-      final int parent;
-      final byte[] name;
-      final int fd;
-      final Iterator<DirEntry> entries;
-
-      Frame(int parent, byte[] name, int fd) throws IOException {
-        this.parent = parent;
-        this.name = name;
-        this.fd = fd;
-        this.entries = Sys.readDirectory(fd).iterator();
-      }
-    }
-    Deque<Frame> stack = new ArrayDeque<>();
-    try {
-      stack.push(
-          new Frame(
-              dirFd,
-              name,
-              Sys.openat(dirFd, name, Sys.O_RDONLY | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0)));
-      while (!stack.isEmpty()) {
-        Frame f = stack.peek();
-        if (f.entries.hasNext()) {
-          DirEntry e = f.entries.next();
-          boolean isDir = e.type() == Sys.DT_DIR;
-          if (e.type() == Sys.DT_UNKNOWN) {
-            Stat s = statOrNull(f.fd, e.name());
-            if (s == null) {
-              continue;
-            }
-            isDir = s.isDirectory();
-          }
-          if (isDir) {
-            stack.push(
-                new Frame(
-                    f.fd,
-                    e.name(),
-                    Sys.openat(
-                        f.fd, e.name(), Sys.O_RDONLY | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0)));
-          } else {
-            Sys.unlinkat(f.fd, e.name(), 0);
-          }
-        } else {
-          stack.pop();
-          Sys.close(f.fd);
-          Sys.unlinkat(f.parent, f.name, Sys.AT_REMOVEDIR);
-        }
-      }
-    } finally {
-      while (!stack.isEmpty()) {
-        Sys.closeQuietly(stack.pop().fd);
-      }
-    }
-    return true;
+    return Trees.removeAll(dirFd, name);
   }
 
   @Override
