@@ -3,7 +3,6 @@ package io.layerd.cli;
 import io.layerd.unpack.LayerApplier;
 import io.layerd.unpack.image.ImageResult;
 import io.layerd.unpack.image.ImageUnpacker;
-import io.layerd.unpack.image.Platform;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -56,21 +55,7 @@ final class ImageCommand implements Runnable {
     @Parameters(index = "1", paramLabel = "DEST", description = "The directory to unpack into.")
     Path dest;
 
-    @Option(
-        names = "--platform",
-        paramLabel = "OS/ARCH[/VARIANT]",
-        description =
-            "The platform to unpack from a multi-platform image, e.g. linux/arm64 (default: this"
-                + " machine's).")
-    String platform;
-
-    @Option(
-        names = "--ref",
-        paramLabel = "NAME",
-        description =
-            "The image to unpack when IMAGE holds several: its ref name"
-                + " (org.opencontainers.image.ref.name) or, in a docker-save archive, a tag.")
-    String ref;
+    @Mixin ImageChoice choice;
 
     @Mixin Options options;
 
@@ -82,17 +67,14 @@ final class ImageCommand implements Runnable {
       if (!Files.exists(image, LinkOption.NOFOLLOW_LINKS) && !Files.exists(image)) {
         throw new CliException("cannot read image " + image + ": no such file or directory", 2);
       }
-      Platform p = null;
-      if (platform != null) {
-        try {
-          p = Platform.parse(platform);
-        } catch (IllegalArgumentException e) {
-          throw new CliException("--platform: " + e.getMessage(), 2);
-        }
-      }
       LayerApplier applier = options.applier();
       ImageResult r =
-          ImageUnpacker.builder().applier(applier).platform(p).ref(ref).build().unpack(image, dest);
+          ImageUnpacker.builder()
+              .applier(applier)
+              .platform(choice.platform())
+              .ref(choice.ref)
+              .build()
+              .unpack(image, dest);
       Map<String, Object> about = new LinkedHashMap<>();
       about.put("image", image.toAbsolutePath().toString());
       about.put("format", r.format());
