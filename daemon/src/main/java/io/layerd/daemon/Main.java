@@ -1,5 +1,6 @@
 package io.layerd.daemon;
 
+import io.layerd.engine.DefaultPaths;
 import io.layerd.idmap.RootlessException;
 import io.layerd.idmap.RootlessMode;
 import io.layerd.idmap.RootlessNamespace;
@@ -163,8 +164,7 @@ public final class Main implements Callable<Integer> {
             shutdownTimeout == null ? null : Duration.ofSeconds(shutdownTimeout),
             containerdSocket);
     boolean userNs = RootlessNamespace.inUserNamespace();
-    return Settings.resolve(
-        flags, config, Settings.Environment.current(Sys.geteuid() == 0, userNs));
+    return Settings.resolve(flags, config, DefaultPaths.current(Sys.geteuid() == 0, userNs));
   }
 
   /** slf4j-simple reads its settings once, when the first logger is made: before anything logs. */

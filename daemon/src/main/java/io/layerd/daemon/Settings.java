@@ -3,6 +3,7 @@ package io.layerd.daemon;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.layerd.engine.DefaultPaths;
 import io.layerd.engine.DriverSelector;
 import io.layerd.idmap.UnmappedIdPolicy;
 import java.io.IOException;
@@ -22,17 +23,8 @@ import java.util.Set;
  *
  * <h2>Defaults, like rootless Docker's</h2>
  *
- * <table>
- *   <caption>default locations</caption>
- *   <tr><th></th><th>root</th><th>a user (also root of rootlesskit's namespace)</th></tr>
- *   <tr><td>data-root</td><td>/var/lib/layerd</td>
- *       <td>$XDG_DATA_HOME/layerd, else ~/.local/share/layerd</td></tr>
- *   <tr><td>socket</td><td>/run/docker/plugins/layerd.sock</td>
- *       <td>under rootlesskit: /run/docker/plugins/layerd.sock (its private /run, where the
- *       rootless dockerd beside it looks); otherwise $XDG_RUNTIME_DIR/layerd/layerd.sock</td></tr>
- *   <tr><td>config</td><td>/etc/layerd/config.json</td>
- *       <td>$XDG_CONFIG_HOME/layerd/config.json, else ~/.config/layerd/config.json</td></tr>
- * </table>
+ * <p>{@link DefaultPaths}: /var/lib/layerd, /run/docker/plugins/layerd.sock and
+ * /etc/layerd/config.json for root; the XDG places for a user.
  *
  * <h2>The config file</h2>
  *
@@ -75,8 +67,6 @@ public record Settings(
   public static final String PLUGIN_NAME = "layerd";
 
   /** Where a rootful dockerd (and one under rootlesskit, in its own /run) looks for plugins. */
-  public static final Path DOCKER_PLUGIN_SOCKET = Path.of("/run/docker/plugins/layerd.sock");
-
   private static final Set<String> CONFIG_KEYS =
       Set.of(
           "data-root",
@@ -119,62 +109,6 @@ public record Settings(
         dataRoot, this.socket, driver, options, unmappedIds, logLevel, shutdownTimeout, socket);
   }
 
-  /** The facts about the running process that the defaults depend on. */
-  public record Environment(
-      boolean realRoot, boolean underRootlesskit, Map<String, String> env, String home) {
-
-    /** This process: euid 0 in the initial user namespace is real root. */
-    public static Environment current(boolean euidZero, boolean inUserNamespace) {
-      Map<String, String> env = System.getenv();
-      return new Environment(
-          euidZero && !inUserNamespace,
-          inUserNamespace && env.containsKey("ROOTLESSKIT_STATE_DIR"),
-          env,
-          env.getOrDefault("HOME", System.getProperty("user.home")));
-    }
-
-    private Path xdg(String var, String... fallback) {
-      String v = env.get(var);
-      if (v != null && v.startsWith("/")) {
-        return Path.of(v);
-      }
-      return Path.of(home, fallback);
-    }
-
-    /** The default data-root. */
-    public Path defaultDataRoot() {
-      return realRoot
-          ? Path.of("/var/lib/layerd")
-          : xdg("XDG_DATA_HOME", ".local", "share").resolve("layerd");
-    }
-
-    /** The default config file. */
-    public Path defaultConfig() {
-      return realRoot
-          ? Path.of("/etc/layerd/config.json")
-          : xdg("XDG_CONFIG_HOME", ".config").resolve("layerd").resolve("config.json");
-    }
-
-    /**
-     * The default socket.
-     *
-     * @throws IllegalArgumentException for a plain user without {@code XDG_RUNTIME_DIR}
-     */
-    public Path defaultSocket() {
-      if (realRoot || underRootlesskit) {
-        return DOCKER_PLUGIN_SOCKET;
-      }
-      String runtime = env.get("XDG_RUNTIME_DIR");
-      if (runtime == null || !runtime.startsWith("/")) {
-        throw new IllegalArgumentException(
-            "XDG_RUNTIME_DIR is not set, so there is no default socket for a user: set it (a"
-                + " directory of mode 0700 that you own, as systemd's /run/user/UID) or pass"
-                + " --socket PATH");
-      }
-      return Path.of(runtime, "layerd", "layerd.sock");
-    }
-  }
-
   /** What the command line said; null fields were not given. */
   public record Flags(
       Path dataRoot,
@@ -190,15 +124,22 @@ public record Settings(
    * Resolves the settings: the flags over the config file over the defaults. {@code config} is the
    * file given with --config (it must exist), or null for the default one (read when it exists).
    */
-  public static Settings resolve(Flags flags, Path config, Environment environment)
+  public static Settings resolve(Flags flags, Path config, DefaultPaths environment)
       throws IOException {
-    Path file = config != null ? config : environment.defaultConfig();
+    Path file = config != null ? config : environment.config();
     JsonNode cfg = readConfig(file, config != null);
-    Path dataRoot =
-        first(flags.dataRoot(), path(cfg, "data-root", file), environment.defaultDataRoot());
+    Path dataRoot = first(flags.dataRoot(), path(cfg, "data-root", file), environment.dataRoot());
     Path socket = flags.socket() != null ? flags.socket() : path(cfg, "socket", file);
     if (socket == null) {
-      socket = environment.defaultSocket();
+      socket =
+          environment
+              .socket()
+              .orElseThrow(
+                  () ->
+                      new IllegalArgumentException(
+                          "XDG_RUNTIME_DIR is not set, so there is no default socket for a user:"
+                              + " set it (a directory of mode 0700 that you own, as systemd's"
+                              + " /run/user/UID) or pass --socket PATH"));
     }
     DriverSelector.Explicit explicit =
         DriverSelector.explicitChoice(flags.driver(), text(cfg, "driver", file), environment.env());
