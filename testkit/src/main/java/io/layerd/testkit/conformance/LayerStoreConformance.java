@@ -638,7 +638,7 @@ public abstract class LayerStoreConformance {
     ChildJvm.Result r =
         ChildJvm.launcher(TestUser.standard(), ChildJvm.Mode.USER_NAMESPACE)
             .timeout(Duration.ofMinutes(4))
-            .call(ConformanceLauncher.class, "run", getClass().getName());
+            .call(ConformanceLauncher::run, getClass().getName());
     System.out.println(r.stdout());
     r.assertSuccess();
   }

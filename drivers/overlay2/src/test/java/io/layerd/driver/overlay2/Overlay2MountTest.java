@@ -67,7 +67,7 @@ class Overlay2MountTest {
 
   @UserNsTest
   void aChainOf130LayersMountsInAUserNamespace() {
-    ChildJvm.call(TestUser.standard(), ChildJvm.Mode.USER_NAMESPACE, Scenarios.class, "deepChain")
+    ChildJvm.call(TestUser.standard(), ChildJvm.Mode.USER_NAMESPACE, Scenarios::deepChain)
         .assertSuccess();
   }
 
@@ -147,8 +147,7 @@ class Overlay2MountTest {
 
   @UserNsTest
   void theNativeDiffAgreesInAUserNamespace() {
-    ChildJvm.call(
-            TestUser.standard(), ChildJvm.Mode.USER_NAMESPACE, Scenarios.class, "nativeDiffAgrees")
+    ChildJvm.call(TestUser.standard(), ChildJvm.Mode.USER_NAMESPACE, Scenarios::nativeDiffAgrees)
         .assertSuccess();
   }
 
@@ -290,8 +289,7 @@ class Overlay2MountTest {
 
   @UserNsTest
   void statusCapabilitiesAndTheProbeInAUserNamespace() {
-    ChildJvm.call(
-            TestUser.standard(), ChildJvm.Mode.USER_NAMESPACE, Scenarios.class, "statusAndProbe")
+    ChildJvm.call(TestUser.standard(), ChildJvm.Mode.USER_NAMESPACE, Scenarios::statusAndProbe)
         .assertSuccess();
   }
 

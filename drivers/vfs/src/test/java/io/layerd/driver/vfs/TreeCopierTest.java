@@ -263,8 +263,7 @@ class TreeCopierTest {
           ChildJvm.call(
               user,
               ChildJvm.Mode.USER_NAMESPACE,
-              TreeCopierTest.class,
-              "copyReportingRefusals",
+              TreeCopierTest::copyReportingRefusals,
               base.resolve("src").toString(),
               base.resolve("dst").toString());
       r.assertSuccess();
