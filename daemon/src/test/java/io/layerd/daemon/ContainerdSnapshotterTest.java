@@ -36,6 +36,7 @@ class ContainerdSnapshotterTest {
   @ParameterizedTest(name = "{0}")
   @ValueSource(strings = {"overlay2", "vfs", "fuse-overlayfs", "btrfs"})
   @Tag(Tiers.ROOT)
+  @SuppressWarnings("try") // closeLast only unmounts the btrfs, after the daemon stopped
   void containerdRunsOnLayerdAndSeesWhatNativeSees(String driver) throws Exception {
     Require.root();
     for (String c : List.of("containerd", "ctr", "runc", "containerd-shim-runc-v2")) {

@@ -90,12 +90,8 @@ public final class Main implements Runnable {
       String a = args[i];
       if (a.equals("--rootless")) {
         i++; // its value
-      } else if (a.startsWith("--rootless=")) {
-        continue;
-      } else if (SUBCOMMANDS.containsKey(a) && !a.equals("help")) {
-        return a;
-      } else {
-        return null;
+      } else if (!a.startsWith("--rootless=")) {
+        return SUBCOMMANDS.containsKey(a) && !a.equals("help") ? a : null;
       }
     }
     return null;

@@ -2,7 +2,6 @@ package io.layerd.unpack;
 
 import io.layerd.sys.TarHeader;
 import io.layerd.sys.TarHeader.Field;
-import io.layerd.unpack.TarEntry.Type;
 import java.io.ByteArrayOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
@@ -348,40 +347,40 @@ public final class TarReader {
         && "1".equals(ascii(pax.getOrDefault("GNU.sparse.major", new byte[0])))) {
       sparse = readSparse1Map(offset);
     }
-    Type type;
+    TarEntry.Type type;
     switch (flag) {
       case '0':
       case 0:
       case '7':
-        type = Type.FILE;
+        type = TarEntry.Type.FILE;
         if (flag == 0 && name.length > 0 && name[name.length - 1] == '/') {
-          type = Type.DIRECTORY;
+          type = TarEntry.Type.DIRECTORY;
         }
         break;
       case 'S':
-        type = Type.FILE;
+        type = TarEntry.Type.FILE;
         break;
       case '1':
-        type = Type.HARDLINK;
+        type = TarEntry.Type.HARDLINK;
         break;
       case '2':
-        type = Type.SYMLINK;
+        type = TarEntry.Type.SYMLINK;
         break;
       case '3':
-        type = Type.CHAR_DEVICE;
+        type = TarEntry.Type.CHAR_DEVICE;
         break;
       case '4':
-        type = Type.BLOCK_DEVICE;
+        type = TarEntry.Type.BLOCK_DEVICE;
         break;
       case '5':
       case 'D':
-        type = Type.DIRECTORY;
+        type = TarEntry.Type.DIRECTORY;
         break;
       case '6':
-        type = Type.FIFO;
+        type = TarEntry.Type.FIFO;
         break;
       default:
-        type = Type.UNKNOWN;
+        type = TarEntry.Type.UNKNOWN;
         break;
     }
     if (name.length > MAX_NAME_LENGTH) {
@@ -422,9 +421,9 @@ public final class TarReader {
       atime = mtime;
       atimeNs = mtimeNs;
     }
-    if (type != Type.FILE) {
+    if (type != TarEntry.Type.FILE) {
       // Data of non-files (hardlinks with data, directories of GNU dumpdir) is skipped.
-      size2 = type == Type.HARDLINK || type == Type.UNKNOWN ? storedSize : 0;
+      size2 = type == TarEntry.Type.HARDLINK || type == TarEntry.Type.UNKNOWN ? storedSize : 0;
     }
     return new TarEntry(
         type, name, link, mode, uid, gid, uname, gname, size2, mtime, mtimeNs, atime, atimeNs,

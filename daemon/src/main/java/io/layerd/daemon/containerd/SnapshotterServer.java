@@ -14,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -82,7 +83,7 @@ public final class SnapshotterServer implements Closeable {
               .start();
       Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-------"));
     } catch (IOException | RuntimeException e) {
-      group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+      Future<?> unused = group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
       throw new IOException("cannot serve containerd on " + socket + ": " + e.getMessage(), e);
     }
     LOG.info("serving containerd's snapshotter API on {}", socket);
@@ -105,7 +106,7 @@ public final class SnapshotterServer implements Closeable {
       server.shutdownNow();
       Thread.currentThread().interrupt();
     } finally {
-      group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+      Future<?> unused = group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
       Files.deleteIfExists(socket);
     }
   }

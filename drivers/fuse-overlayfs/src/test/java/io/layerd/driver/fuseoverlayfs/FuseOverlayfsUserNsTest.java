@@ -17,6 +17,7 @@ class FuseOverlayfsUserNsTest {
    * /dev/fuse set to {@code devFuseMode} meanwhile; its first argument is a data-root the user
    * owns.
    */
+  @SuppressWarnings("try") // the device keeps its mode while the scenario runs
   private static void run(String devFuseMode, Scenario scenario, String... args) throws Exception {
     Require.command("fuse-overlayfs");
     Require.fuse();
