@@ -41,8 +41,7 @@ timebin=; [ -x /usr/bin/time ] && timebin=/usr/bin/time
 mkdir -p "$data"
 if [ ! -s "$data/debian.tar" ] || [ ! -s "$data/debian.tar.gz" ] || [ ! -s "$data/debian.tar.zst" ]; then
   maker=
-  for m in "${LAYERD_MAKE_DEBIAN_LAYER:-}" "$repo/../shared/testdata/make-debian-layer.sh" \
-           /work/shared/testdata/make-debian-layer.sh; do
+  for m in "${LAYERD_MAKE_DEBIAN_LAYER:-}" "$repo/../shared/testdata/make-debian-layer.sh"; do
     [ -n "$m" ] && [ -f "$m" ] && { maker=$m; break; }
   done
   [ -n "$maker" ] || { echo "compare.sh: no make-debian-layer.sh (set LAYERD_MAKE_DEBIAN_LAYER)" >&2; exit 1; }

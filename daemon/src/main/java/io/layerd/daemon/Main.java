@@ -127,7 +127,8 @@ public final class Main implements Callable<Integer> {
       RootlessNamespace.reexecIfNeeded(
           rootless,
           Main.class.getName(),
-          spec.commandLine().getParseResult().originalArgs().toArray(new String[0]));
+          spec.commandLine().getParseResult().originalArgs().toArray(new String[0]),
+          warning -> System.err.println("layerd: warning: " + warning));
     } catch (RootlessException e) {
       throw new IOException(e.getMessage(), e);
     }

@@ -202,7 +202,8 @@ class UserNamespaceTest {
             RootlessMode.TRUE,
             RootlessNamespace.Launcher.NEWUIDMAP,
             ReexecProbe.class.getName(),
-            new String[] {Path.of(a[0], "maps").toString()});
+            new String[] {Path.of(a[0], "maps").toString()},
+            RootlessNamespaceTest::noWarning);
     assertEquals(OptionalInt.of(7), status, "the child's exit status is passed on");
     // the util-linux launcher maps the first range less one id
     Path out = Path.of(a[0], "auto");

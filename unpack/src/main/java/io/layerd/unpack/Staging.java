@@ -48,7 +48,6 @@ public final class Staging {
     byte[] name = Names.bytes(abs.getFileName().toString());
     try (Fd p = Sys.openDirectory(parent.toString())) {
       byte[] staging = makeStaging(p.get(), abs.getFileName().toString());
-      boolean done = false;
       try {
         T result;
         try (Fd root =
@@ -60,16 +59,14 @@ public final class Staging {
           result = work.run(root.get());
         }
         Sys.renameat2(p.get(), staging, p.get(), name, Sys.RENAME_NOREPLACE);
-        done = true;
         return result;
-      } finally {
-        if (!done) {
-          try {
-            RootedTree.removeAll(p.get(), staging);
-          } catch (IOException cleanup) {
-            // The original failure matters more; the staging name says what it is.
-          }
+      } catch (IOException | RuntimeException | Error e) {
+        try {
+          RootedTree.removeAll(p.get(), staging);
+        } catch (IOException | RuntimeException cleanup) {
+          e.addSuppressed(cleanup); // the failure matters more; the staging name says what it is
         }
+        throw e;
       }
     }
   }
