@@ -4,7 +4,7 @@ import io.layerd.engine.Engine;
 import io.layerd.engine.EngineConfig;
 import io.layerd.sys.Fd;
 import io.layerd.sys.Sys;
-import io.layerd.unpack.RootedPaths;
+import io.layerd.sys.Trees;
 import io.layerd.unpack.TarEntry;
 import io.layerd.unpack.TarWriter;
 import java.io.IOException;
@@ -213,7 +213,7 @@ public final class DriverBench {
 
   private static void removeTree(Path p) throws IOException {
     try (Fd d = Sys.openDirectory(p.getParent().toString())) {
-      RootedPaths.removeAll(d.get(), p.getFileName().toString());
+      Trees.removeAll(d.get(), p.getFileName().toString());
     }
   }
 

@@ -2,6 +2,7 @@ package io.layerd.daemon;
 
 import io.layerd.daemon.containerd.ContainerdConfig;
 import io.layerd.daemon.containerd.DockerDaemonConfig;
+import io.layerd.engine.DefaultPaths;
 import io.layerd.idmap.RootlessNamespace;
 import io.layerd.sys.Sys;
 import java.io.IOException;
@@ -45,11 +46,11 @@ final class ConfigCommand implements Runnable {
                 + " $XDG_RUNTIME_DIR/containerd/containerd.sock as a user.")
     Path address;
 
-    Path address(Settings.Environment env) {
+    Path address(DefaultPaths env) {
       return address != null ? address : state(env, null).resolve("containerd.sock");
     }
 
-    static Path state(Settings.Environment env, Path given) {
+    static Path state(DefaultPaths env, Path given) {
       if (given != null) {
         return given;
       }
@@ -133,14 +134,12 @@ final class ConfigCommand implements Runnable {
 
     @Override
     public Integer call() throws IOException {
-      Settings.Environment env = environment();
+      DefaultPaths env = environment();
       Settings layerd = layerdSettings(dataRoot, containerdSocket, config, env);
       Path socket =
-          layerd.containerdSocket() != null
-              ? layerd.containerdSocket()
-              : env.defaultContainerdSocket();
+          layerd.containerdSocket() != null ? layerd.containerdSocket() : env.containerdSocket();
       Path state = ContainerdPlaces.state(env, containerdState);
-      Path root = containerdRoot != null ? containerdRoot : env.defaultContainerdRoot();
+      Path root = containerdRoot != null ? containerdRoot : env.containerdRoot();
       Path address = places.address != null ? places.address : state.resolve("containerd.sock");
       ContainerdConfig.Builder b =
           ContainerdConfig.builder()
@@ -212,20 +211,19 @@ final class ConfigCommand implements Runnable {
     }
   }
 
-  static Settings.Environment environment() throws IOException {
-    return Settings.Environment.current(Sys.geteuid() == 0, RootlessNamespace.inUserNamespace());
+  static DefaultPaths environment() throws IOException {
+    return DefaultPaths.current(Sys.geteuid() == 0, RootlessNamespace.inUserNamespace());
   }
 
   /** layerd's settings as the daemon resolves them (flags, config file, defaults). */
   static Settings layerdSettings(
-      Path dataRoot, Path containerdSocket, Path config, Settings.Environment env)
-      throws IOException {
+      Path dataRoot, Path containerdSocket, Path config, DefaultPaths env) throws IOException {
     // The graph-driver socket plays no part in containerd's config: given, so that a user without
     // XDG_RUNTIME_DIR is not asked for it.
     Settings.Flags flags =
         new Settings.Flags(
             dataRoot,
-            Settings.DOCKER_PLUGIN_SOCKET,
+            DefaultPaths.DOCKER_PLUGIN_SOCKET,
             null,
             null,
             null,

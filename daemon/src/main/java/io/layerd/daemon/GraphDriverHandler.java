@@ -73,7 +73,11 @@ final class GraphDriverHandler extends Handler.Abstract {
       method = method.substring(1);
     }
     if (!HttpMethod.POST.is(request.getMethod())) {
-      respond(response, callback, 405, err("plugin methods are called with POST, not " + method));
+      respond(
+          response,
+          callback,
+          405,
+          err("plugin methods are called with POST, not " + request.getMethod()));
       return true;
     }
     inFlight.incrementAndGet();

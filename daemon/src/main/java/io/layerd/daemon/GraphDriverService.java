@@ -3,9 +3,9 @@ package io.layerd.daemon;
 import io.layerd.engine.DriverSelector;
 import io.layerd.engine.Engine;
 import io.layerd.engine.EngineConfig;
-import io.layerd.engine.Host;
 import io.layerd.engine.LayerMeta;
 import io.layerd.engine.spi.Change;
+import io.layerd.engine.spi.Host;
 import io.layerd.idmap.IdMappings;
 import io.layerd.idmap.IdRemapper;
 import io.layerd.sys.Sys;
@@ -273,7 +273,7 @@ final class GraphDriverService implements Closeable {
     Engine e = engine();
     LayerMeta m =
         e.store()
-            .get(io.layerd.engine.LayerIds.check(id))
+            .get(io.layerd.engine.spi.LayerIds.check(id))
             .orElseThrow(
                 // The whole sentence as the "file": layerctl says it the same way offline.
                 () ->

@@ -1,5 +1,6 @@
 package io.layerd.daemon;
 
+import io.layerd.engine.DefaultPaths;
 import io.layerd.idmap.IdMapping;
 import io.layerd.idmap.IdMappings;
 import io.layerd.idmap.IdRange;
@@ -144,7 +145,8 @@ public final class Main implements Callable<Integer> {
       RootlessNamespace.reexecIfNeeded(
           rootless,
           Main.class.getName(),
-          spec.commandLine().getParseResult().originalArgs().toArray(new String[0]));
+          spec.commandLine().getParseResult().originalArgs().toArray(new String[0]),
+          warning -> System.err.println("layerd: warning: " + warning));
     } catch (RootlessException e) {
       throw new IOException(e.getMessage(), e);
     }
@@ -183,8 +185,7 @@ public final class Main implements Callable<Integer> {
             containerdRoot,
             containerdAddress);
     boolean userNs = RootlessNamespace.inUserNamespace();
-    return Settings.resolve(
-        flags, engine.config, Settings.Environment.current(Sys.geteuid() == 0, userNs));
+    return Settings.resolve(flags, engine.config, DefaultPaths.current(Sys.geteuid() == 0, userNs));
   }
 
   /**

@@ -1,6 +1,7 @@
 package io.layerd.daemon;
 
 import io.layerd.daemon.containerd.ContainerdConfig;
+import io.layerd.engine.DefaultPaths;
 import io.layerd.idmap.RootlessMode;
 import io.layerd.idmap.RootlessNamespace;
 import io.layerd.sys.Sys;
@@ -289,8 +290,8 @@ final class RootlessContainerdCommand implements Callable<Integer> {
   }
 
   private int runInside() throws IOException, InterruptedException {
-    Settings.Environment env =
-        Settings.Environment.current(Sys.geteuid() == 0, RootlessNamespace.inUserNamespace());
+    DefaultPaths env =
+        DefaultPaths.current(Sys.geteuid() == 0, RootlessNamespace.inUserNamespace());
     Places places = new Places(runtimeDir(), env.dataHome());
     if (env.underRootlesskit()) {
       // /run is rootlesskit's copy-up here: its entries are links to the host's, whose /run/docker,

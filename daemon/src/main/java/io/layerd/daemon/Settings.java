@@ -3,6 +3,7 @@ package io.layerd.daemon;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.layerd.engine.DefaultPaths;
 import io.layerd.engine.DriverSelector;
 import io.layerd.idmap.UnmappedIdPolicy;
 import java.io.IOException;
@@ -22,17 +23,8 @@ import java.util.Set;
  *
  * <h2>Defaults, like rootless Docker's</h2>
  *
- * <table>
- *   <caption>default locations</caption>
- *   <tr><th></th><th>root</th><th>a user (also root of rootlesskit's namespace)</th></tr>
- *   <tr><td>data-root</td><td>/var/lib/layerd</td>
- *       <td>$XDG_DATA_HOME/layerd, else ~/.local/share/layerd</td></tr>
- *   <tr><td>socket</td><td>/run/docker/plugins/layerd.sock</td>
- *       <td>under rootlesskit: /run/docker/plugins/layerd.sock (its private /run, where the
- *       rootless dockerd beside it looks); otherwise $XDG_RUNTIME_DIR/layerd/layerd.sock</td></tr>
- *   <tr><td>config</td><td>/etc/layerd/config.json</td>
- *       <td>$XDG_CONFIG_HOME/layerd/config.json, else ~/.config/layerd/config.json</td></tr>
- * </table>
+ * <p>{@link DefaultPaths}: /var/lib/layerd, /run/docker/plugins/layerd.sock and
+ * /etc/layerd/config.json for root; the XDG places for a user.
  *
  * <h2>The config file</h2>
  *
@@ -82,18 +74,6 @@ public record Settings(
 
   /** The plugin's name: dockerd runs with {@code --storage-driver layerd}. */
   public static final String PLUGIN_NAME = "layerd";
-
-  /** Where a rootful dockerd (and one under rootlesskit, in its own /run) looks for plugins. */
-  public static final Path DOCKER_PLUGIN_SOCKET = Path.of("/run/docker/plugins/layerd.sock");
-
-  /**
-   * containerd's socket, for root and inside rootlesskit's namespace (rootless containerd listens
-   * there in its private /run).
-   */
-  public static final Path DEFAULT_CONTAINERD_ADDRESS = Path.of("/run/containerd/containerd.sock");
-
-  /** Where root's layerd serves containerd's snapshotter API unless told otherwise. */
-  public static final Path DEFAULT_CONTAINERD_SOCKET = Path.of("/run/layerd/snapshotter.sock");
 
   private static final Set<String> CONFIG_KEYS =
       Set.of(
@@ -169,105 +149,6 @@ public record Settings(
         address);
   }
 
-  /** The facts about the running process that the defaults depend on. */
-  public record Environment(
-      boolean realRoot, boolean underRootlesskit, Map<String, String> env, String home) {
-
-    /** This process: euid 0 in the initial user namespace is real root. */
-    public static Environment current(boolean euidZero, boolean inUserNamespace) {
-      Map<String, String> env = System.getenv();
-      return new Environment(
-          euidZero && !inUserNamespace,
-          inUserNamespace && env.containsKey("ROOTLESSKIT_STATE_DIR"),
-          env,
-          env.getOrDefault("HOME", System.getProperty("user.home")));
-    }
-
-    private Path xdg(String var, String... fallback) {
-      String v = env.get(var);
-      if (v != null && v.startsWith("/")) {
-        return Path.of(v);
-      }
-      return Path.of(home, fallback);
-    }
-
-    /** The default data-root. */
-    public Path defaultDataRoot() {
-      return realRoot
-          ? Path.of("/var/lib/layerd")
-          : xdg("XDG_DATA_HOME", ".local", "share").resolve("layerd");
-    }
-
-    /** containerd's default root: its blob directory is under it. */
-    public Path defaultContainerdRoot() {
-      return realRoot || underRootlesskit
-          ? Path.of("/var/lib/containerd")
-          : dataHome().resolve("containerd");
-    }
-
-    /**
-     * containerd's default socket: in /run for root and inside rootlesskit's namespace, else in the
-     * user's runtime directory (rootless containerd's place outside the namespace).
-     */
-    public Path defaultContainerdAddress() {
-      String runtime = env.get("XDG_RUNTIME_DIR");
-      if (realRoot || underRootlesskit || runtime == null || !runtime.startsWith("/")) {
-        return DEFAULT_CONTAINERD_ADDRESS;
-      }
-      return Path.of(runtime, "containerd", "containerd.sock");
-    }
-
-    /** The default config file. */
-    public Path defaultConfig() {
-      return realRoot
-          ? Path.of("/etc/layerd/config.json")
-          : xdg("XDG_CONFIG_HOME", ".config").resolve("layerd").resolve("config.json");
-    }
-
-    /**
-     * The default socket.
-     *
-     * @throws IllegalArgumentException for a plain user without {@code XDG_RUNTIME_DIR}
-     */
-    public Path defaultSocket() {
-      if (realRoot || underRootlesskit) {
-        return DOCKER_PLUGIN_SOCKET;
-      }
-      return runtimeDir("--socket PATH").resolve("layerd").resolve("layerd.sock");
-    }
-
-    /**
-     * Where layerd serves containerd's snapshotter API when the settings name no place: as root
-     * (and under rootlesskit) /run/layerd/snapshotter.sock, for a user
-     * $XDG_RUNTIME_DIR/layerd/snapshotter.sock.
-     *
-     * @throws IllegalArgumentException for a plain user without {@code XDG_RUNTIME_DIR}
-     */
-    public Path defaultContainerdSocket() {
-      if (realRoot || underRootlesskit) {
-        return DEFAULT_CONTAINERD_SOCKET;
-      }
-      return runtimeDir("--containerd-socket PATH").resolve("layerd").resolve("snapshotter.sock");
-    }
-
-    /** $XDG_RUNTIME_DIR, which must be set and absolute; the error names {@code flag}. */
-    public Path runtimeDir(String flag) {
-      String runtime = env.get("XDG_RUNTIME_DIR");
-      if (runtime == null || !runtime.startsWith("/")) {
-        throw new IllegalArgumentException(
-            "XDG_RUNTIME_DIR is not set, so there is no default for a user: set it (a directory"
-                + " of mode 0700 that you own, as systemd's /run/user/UID) or pass "
-                + flag);
-      }
-      return Path.of(runtime);
-    }
-
-    /** $XDG_DATA_HOME, else ~/.local/share. */
-    public Path dataHome() {
-      return xdg("XDG_DATA_HOME", ".local", "share");
-    }
-  }
-
   /** What the command line said; null fields were not given. */
   public record Flags(
       Path dataRoot,
@@ -285,15 +166,22 @@ public record Settings(
    * Resolves the settings: the flags over the config file over the defaults. {@code config} is the
    * file given with --config (it must exist), or null for the default one (read when it exists).
    */
-  public static Settings resolve(Flags flags, Path config, Environment environment)
+  public static Settings resolve(Flags flags, Path config, DefaultPaths environment)
       throws IOException {
-    Path file = config != null ? config : environment.defaultConfig();
+    Path file = config != null ? config : environment.config();
     JsonNode cfg = readConfig(file, config != null);
-    Path dataRoot =
-        first(flags.dataRoot(), path(cfg, "data-root", file), environment.defaultDataRoot());
+    Path dataRoot = first(flags.dataRoot(), path(cfg, "data-root", file), environment.dataRoot());
     Path socket = flags.socket() != null ? flags.socket() : path(cfg, "socket", file);
     if (socket == null) {
-      socket = environment.defaultSocket();
+      socket =
+          environment
+              .socket()
+              .orElseThrow(
+                  () ->
+                      new IllegalArgumentException(
+                          "XDG_RUNTIME_DIR is not set, so there is no default socket for a user:"
+                              + " set it (a directory of mode 0700 that you own, as systemd's"
+                              + " /run/user/UID) or pass --socket PATH"));
     }
     DriverSelector.Explicit explicit =
         DriverSelector.explicitChoice(flags.driver(), text(cfg, "driver", file), environment.env());
@@ -326,12 +214,12 @@ public record Settings(
         first(
             flags.containerdRoot(),
             path(cfg, "containerd-root", file),
-            environment.defaultContainerdRoot());
+            environment.containerdRoot());
     Path ctdAddress =
         first(
             flags.containerdAddress(),
             path(cfg, "containerd-address", file),
-            environment.defaultContainerdAddress());
+            environment.containerdAddress());
     return new Settings(
         dataRoot.toAbsolutePath().normalize(),
         socket.toAbsolutePath().normalize(),

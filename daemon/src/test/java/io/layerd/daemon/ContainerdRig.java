@@ -47,7 +47,7 @@ final class ContainerdRig implements AutoCloseable {
   static final String NAMESPACE = "layerd-test";
 
   /** How long {@code ctr} may take. */
-  static final Duration CTR_TIMEOUT = Duration.ofSeconds(120);
+  static final Duration CTR_TIMEOUT = Duration.ofMinutes(2);
 
   /** How long containerd may take to answer {@code ctr version}. */
   static final Duration START_TIMEOUT = Duration.ofSeconds(20);
@@ -211,7 +211,8 @@ final class ContainerdRig implements AutoCloseable {
   /** A TOML basic string. */
   private static String toml(String s) {
     StringBuilder b = new StringBuilder("\"");
-    for (char c : s.toCharArray()) {
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
       switch (c) {
         case '"' -> b.append("\\\"");
         case '\\' -> b.append("\\\\");

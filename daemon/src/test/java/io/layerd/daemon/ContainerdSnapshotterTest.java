@@ -84,6 +84,7 @@ class ContainerdSnapshotterTest {
    * With {@code today}: containerd 2.1's steps too, the zstd archive and an import into a second
    * namespace (containerd 1.6's ctr import unpacks without containerd.io/snapshot.ref).
    */
+  @SuppressWarnings("try") // closeLast only unmounts the btrfs, after the daemon stopped
   private static void importRunCompareCollect(
       String driver, RigStarter starter, String reference, boolean today) throws Exception {
     List<String> more = today ? List.of(ZSTD) : List.of();

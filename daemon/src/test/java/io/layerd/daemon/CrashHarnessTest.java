@@ -205,15 +205,13 @@ class CrashHarnessTest {
     Path list = root.resolve("containerd-snapshots.json");
     if (Files.exists(list)) {
       JsonNode all = PluginClient.JSON.readTree(Files.readAllBytes(list));
-      all.fields()
-          .forEachRemaining(
-              e -> {
-                String layer = e.getValue().path("layer").asText();
-                snapshotLayers.add(layer);
-                assertTrue(
-                    records.contains(layer),
-                    where + ": snapshot " + e.getKey() + " names a missing layer " + layer);
-              });
+      for (Map.Entry<String, JsonNode> e : all.properties()) {
+        String layer = e.getValue().path("layer").asText();
+        snapshotLayers.add(layer);
+        assertTrue(
+            records.contains(layer),
+            where + ": snapshot " + e.getKey() + " names a missing layer " + layer);
+      }
     }
     d.snapshots.cleanup(
         SnapshotsProto.CleanupRequest.newBuilder().setSnapshotter("layerd").build());

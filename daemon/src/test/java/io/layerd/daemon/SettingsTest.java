@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.layerd.engine.DefaultPaths;
 import io.layerd.idmap.UnmappedIdPolicy;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -20,13 +21,13 @@ class SettingsTest {
   private static final Settings.Flags NONE =
       new Settings.Flags(null, null, null, null, null, null, null, null, null, null);
 
-  private Settings.Environment user(Map<String, String> env) {
-    return new Settings.Environment(false, false, env, tmp.resolve("home").toString());
+  private DefaultPaths user(Map<String, String> env) {
+    return new DefaultPaths(false, false, env, tmp.resolve("home").toString());
   }
 
   @Test
   void rootDefaultsAreDockersPlaces() throws IOException {
-    Settings.Environment root = new Settings.Environment(true, false, Map.of(), "/root");
+    DefaultPaths root = new DefaultPaths(true, false, Map.of(), "/root");
     Path empty = tmp.resolve("empty.json");
     Files.writeString(empty, "{}");
     Settings s = Settings.resolve(NONE, empty, root);
@@ -34,7 +35,7 @@ class SettingsTest {
     assertEquals(Path.of("/run/docker/plugins/layerd.sock"), s.socket());
     assertNull(s.driver());
     assertEquals(UnmappedIdPolicy.FAIL, s.unmappedIds());
-    assertEquals(Path.of("/etc/layerd/config.json"), root.defaultConfig());
+    assertEquals(Path.of("/etc/layerd/config.json"), root.config());
     assertEquals(Path.of("/var/lib/containerd"), s.containerdRoot());
     assertEquals(Path.of("/run/containerd/containerd.sock"), s.containerdAddress());
   }
@@ -45,7 +46,7 @@ class SettingsTest {
     Settings s = Settings.resolve(NONE, null, user(Map.of("XDG_RUNTIME_DIR", "/run/user/1000")));
     assertEquals(home.resolve(".local/share/layerd"), s.dataRoot());
     assertEquals(Path.of("/run/user/1000/layerd/layerd.sock"), s.socket());
-    assertEquals(home.resolve(".config/layerd/config.json"), user(Map.of()).defaultConfig());
+    assertEquals(home.resolve(".config/layerd/config.json"), user(Map.of()).config());
     assertEquals(home.resolve(".local/share/containerd"), s.containerdRoot());
     Settings xdg =
         Settings.resolve(
@@ -57,8 +58,7 @@ class SettingsTest {
 
   @Test
   void underRootlesskitTheSocketIsWhereTheRootlessDockerdLooks() throws IOException {
-    Settings.Environment rk =
-        new Settings.Environment(false, true, Map.of(), tmp.resolve("home").toString());
+    DefaultPaths rk = new DefaultPaths(false, true, Map.of(), tmp.resolve("home").toString());
     Settings s = Settings.resolve(NONE, null, rk);
     assertEquals(Path.of("/run/docker/plugins/layerd.sock"), s.socket());
     assertEquals(tmp.resolve("home/.local/share/layerd"), s.dataRoot());
@@ -74,8 +74,7 @@ class SettingsTest {
 
   @Test
   void driverFromFlagThenConfigThenLayerdDriver() throws IOException {
-    Settings.Environment root =
-        new Settings.Environment(true, false, Map.of("LAYERD_DRIVER", "btrfs"), "/root");
+    DefaultPaths root = new DefaultPaths(true, false, Map.of("LAYERD_DRIVER", "btrfs"), "/root");
     Path empty = tmp.resolve("none.json");
     Files.writeString(empty, "{}");
     assertEquals("btrfs", Settings.resolve(NONE, empty, root).driver(), "LAYERD_DRIVER");

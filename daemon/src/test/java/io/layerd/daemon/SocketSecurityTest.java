@@ -42,6 +42,7 @@ class SocketSecurityTest {
   }
 
   @RootTest
+  @SuppressWarnings("try") // d serves while the children knock: its sockets are what is checked
   void onlyTheDaemonsUserAndRootAreServed() throws Exception {
     Require.root();
     TestUser other = TestUser.standard();
@@ -66,18 +67,18 @@ class SocketSecurityTest {
         assertTrue(exchange(grpc, H2_PREFACE).length() > 0, "root is served by gRPC");
 
         // the mode alone keeps the other user out
-        ChildJvm.call(other, Mode.USER, SocketSecurityTest.class, "denied", http.toString())
+        ChildJvm.call(other, Mode.USER, SocketSecurityTest::denied, http.toString())
             .assertSuccess();
-        ChildJvm.call(other, Mode.USER, SocketSecurityTest.class, "denied", grpc.toString())
+        ChildJvm.call(other, Mode.USER, SocketSecurityTest::denied, grpc.toString())
             .assertSuccess();
 
         // with the mode loosened, the peer's credentials still keep it out
         for (Path s : new Path[] {http, grpc}) {
           Files.setPosixFilePermissions(s, PosixFilePermissions.fromString("rw-rw-rw-"));
         }
-        ChildJvm.call(other, Mode.USER, SocketSecurityTest.class, "closed", http.toString(), "http")
+        ChildJvm.call(other, Mode.USER, SocketSecurityTest::closed, http.toString(), "http")
             .assertSuccess();
-        ChildJvm.call(other, Mode.USER, SocketSecurityTest.class, "closed", grpc.toString(), "h2")
+        ChildJvm.call(other, Mode.USER, SocketSecurityTest::closed, grpc.toString(), "h2")
             .assertSuccess();
         // and the daemon still serves its own user afterwards
         assertTrue(exchange(http, ACTIVATE).startsWith("HTTP/1.1 200"), "root is still served");

@@ -1,5 +1,7 @@
 package io.layerd.engine;
 
+import io.layerd.engine.spi.FsInfo;
+import io.layerd.engine.spi.Host;
 import io.layerd.sys.Sys;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.layerd.engine.spi.DriverContext;
 import io.layerd.engine.spi.DriverProvider;
 import io.layerd.engine.spi.DriverRefusal;
+import io.layerd.engine.spi.FsInfo;
+import io.layerd.engine.spi.Host;
 import io.layerd.engine.spi.Probe;
 import io.layerd.sys.Sys;
 import java.io.IOException;

@@ -5,7 +5,10 @@ import io.layerd.engine.spi.DeletionForm;
 import io.layerd.engine.spi.Driver;
 import io.layerd.engine.spi.DriverProvider;
 import io.layerd.engine.spi.DriverRefusal;
+import io.layerd.engine.spi.Host;
+import io.layerd.engine.spi.LayerIds;
 import io.layerd.engine.spi.Mount;
+import io.layerd.engine.spi.Mounter;
 import io.layerd.sys.Fd;
 import io.layerd.sys.Names;
 import io.layerd.sys.Sys;
@@ -613,8 +616,8 @@ public final class Engine implements Closeable {
             LayerMeta m = meta(id);
             store.put(m.withApplying(true));
             ReentrantLock fl = lockOf(f);
-            fl.lock();
             ApplyResult r;
+            fl.lock();
             try {
               Path source = getLocked(f);
               try (Fd src = Sys.openDirectory(source.toString());
@@ -904,7 +907,7 @@ public final class Engine implements Closeable {
   static void removeTree(Path p) throws IOException {
     Path parent = p.toAbsolutePath().getParent();
     try (Fd d = Sys.openDirectory(parent.toString())) {
-      io.layerd.unpack.RootedPaths.removeAll(d.get(), p.getFileName().toString());
+      io.layerd.sys.Trees.removeAll(d.get(), p.getFileName().toString());
     }
   }
 }

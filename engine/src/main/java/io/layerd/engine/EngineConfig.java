@@ -1,6 +1,7 @@
 package io.layerd.engine;
 
 import io.layerd.engine.spi.DriverProvider;
+import io.layerd.engine.spi.Host;
 import io.layerd.unpack.OwnerMapper;
 import java.nio.file.Path;
 import java.util.List;

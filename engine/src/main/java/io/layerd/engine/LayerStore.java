@@ -2,6 +2,7 @@ package io.layerd.engine;
 
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.layerd.engine.spi.LayerIds;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;

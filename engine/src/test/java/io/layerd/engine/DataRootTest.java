@@ -5,6 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.layerd.engine.spi.FilesystemProbe;
+import io.layerd.engine.spi.FsInfo;
+import io.layerd.engine.spi.Host;
 import io.layerd.sys.Stat;
 import io.layerd.sys.StatFs;
 import io.layerd.sys.Sys;

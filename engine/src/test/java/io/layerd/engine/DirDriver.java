@@ -5,6 +5,7 @@ import io.layerd.engine.spi.DeletionForm;
 import io.layerd.engine.spi.Driver;
 import io.layerd.engine.spi.DriverContext;
 import io.layerd.engine.spi.DriverProvider;
+import io.layerd.engine.spi.LayerIds;
 import io.layerd.engine.spi.Mount;
 import io.layerd.engine.spi.Probe;
 import java.io.IOException;

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import io.layerd.engine.spi.DriverContext;
 import io.layerd.engine.spi.DriverProvider;
 import io.layerd.engine.spi.DriverRefusal;
+import io.layerd.engine.spi.Host;
 import io.layerd.engine.spi.Probe;
 import io.layerd.testkit.TarBuilder;
 import io.layerd.unpack.OwnerMapper;

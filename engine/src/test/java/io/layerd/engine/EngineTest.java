@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.layerd.engine.spi.Change;
+import io.layerd.engine.spi.Host;
 import io.layerd.testkit.RootTest;
 import io.layerd.testkit.TarBuilder;
 import io.layerd.testkit.TreeManifest;

@@ -2,6 +2,7 @@ package io.layerd.engine;
 
 import io.layerd.engine.spi.Capability;
 import io.layerd.engine.spi.Change;
+import io.layerd.engine.spi.Host;
 import io.layerd.testkit.conformance.CrashingInputStream;
 import io.layerd.testkit.conformance.LayerChange;
 import io.layerd.testkit.conformance.LayerStoreUnderTest;

@@ -15,6 +15,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.stream.Collectors;
 
 /**
@@ -160,12 +161,15 @@ public final class RootlessNamespace {
    *
    * @param mainClass the class whose {@code main} the child runs
    * @param args the program's arguments, passed on unchanged
+   * @param warnings told why the program goes on without a namespace (with {@link
+   *     RootlessMode#AUTO}), for the program to show its user
    * @throws RootlessException with {@link RootlessMode#TRUE} when no namespace can be entered,
    *     naming each missing prerequisite and its remedy
    */
-  public static void reexecIfNeeded(RootlessMode mode, String mainClass, String[] args)
+  public static void reexecIfNeeded(
+      RootlessMode mode, String mainClass, String[] args, Consumer<String> warnings)
       throws IOException {
-    OptionalInt status = reexec(mode, Launcher.NEWUIDMAP, mainClass, args);
+    OptionalInt status = reexec(mode, Launcher.NEWUIDMAP, mainClass, args, warnings);
     if (status.isPresent()) {
       System.out.flush();
       System.err.flush();
@@ -178,7 +182,12 @@ public final class RootlessNamespace {
    * empty when it should go on in this process.
    */
   public static OptionalInt reexec(
-      RootlessMode mode, Launcher launcher, String mainClass, String[] args) throws IOException {
+      RootlessMode mode,
+      Launcher launcher,
+      String mainClass,
+      String[] args,
+      Consumer<String> warnings)
+      throws IOException {
     Plan plan = plan(mode);
     switch (plan.decision()) {
       case ENTER:
@@ -187,8 +196,8 @@ public final class RootlessNamespace {
         if (mode == RootlessMode.TRUE) {
           throw new RootlessException(plan.failureMessage(), plan.blockers());
         }
-        System.err.println(
-            "layerd: warning: running without a user namespace ("
+        warnings.accept(
+            "running without a user namespace ("
                 + plan.reason()
                 + "): the owners the layers name will be dropped, every file made will be owned"
                 + " by your uid and gid; `layerctl doctor` says what to fix so that they are kept");
@@ -203,8 +212,8 @@ public final class RootlessNamespace {
       if (mode == RootlessMode.TRUE) {
         throw new RootlessException("cannot enter a rootless user namespace: " + e.getMessage(), e);
       }
-      System.err.println(
-          "layerd: warning: running without a user namespace ("
+      warnings.accept(
+          "running without a user namespace ("
               + e.getMessage()
               + "): the owners the layers name will be dropped, every file made will be owned by"
               + " your uid and gid; `layerctl doctor` says what to fix so that they are kept");

@@ -31,7 +31,11 @@ class RootlessNamespaceTest {
     assertEquals(
         OptionalInt.empty(),
         RootlessNamespace.reexec(
-            RootlessMode.FALSE, RootlessNamespace.Launcher.NEWUIDMAP, "x.Y", new String[0]));
+            RootlessMode.FALSE,
+            RootlessNamespace.Launcher.NEWUIDMAP,
+            "x.Y",
+            new String[0],
+            RootlessNamespaceTest::noWarning));
   }
 
   @RootTest
@@ -43,7 +47,11 @@ class RootlessNamespaceTest {
     assertEquals(
         OptionalInt.empty(),
         RootlessNamespace.reexec(
-            RootlessMode.TRUE, RootlessNamespace.Launcher.NEWUIDMAP, "x.Y", new String[0]));
+            RootlessMode.TRUE,
+            RootlessNamespace.Launcher.NEWUIDMAP,
+            "x.Y",
+            new String[0],
+            RootlessNamespaceTest::noWarning));
     assertTrue(EffectiveMapping.resolve(RootlessMode.AUTO).mappings().isIdentity());
   }
 
@@ -96,5 +104,10 @@ class RootlessNamespaceTest {
             + "  newuidmap: newuidmap was not found\n"
             + "    remedy: Install uidmap.",
         p.failureMessage());
+  }
+
+  /** For modes that never go on without a namespace: a warning would be a bug. */
+  static void noWarning(String warning) {
+    org.junit.jupiter.api.Assertions.fail("unexpected warning: " + warning);
   }
 }

@@ -66,8 +66,7 @@ class UserNamespaceTest {
     ChildJvm.call(
             u,
             Mode.USER_NAMESPACE,
-            UserNamespaceTest.class,
-            "insideUnshare",
+            UserNamespaceTest::insideUnshare,
             s(u.uid()),
             s(u.gid()),
             s(u.subuidStart()),
@@ -108,7 +107,7 @@ class UserNamespaceTest {
   void uid70000Against65536IdsGivesThePreciseErrorWhileMappedIdsChown() throws IOException {
     TestUser u = TestUser.standard();
     Path d = dirFor(u);
-    ChildJvm.call(u, Mode.USER_NAMESPACE, UserNamespaceTest.class, "remapInside", d.toString())
+    ChildJvm.call(u, Mode.USER_NAMESPACE, UserNamespaceTest::remapInside, d.toString())
         .assertSuccess();
     // seen from the host: container uid 1000 is subordinate id START + 999
     Stat st = Sys.lstat(d.resolve("mapped").toString());
@@ -164,7 +163,7 @@ class UserNamespaceTest {
   void largerRangeFitsAndTheHostOwnerIsTheMappedId() throws IOException {
     TestUser big = TestUser.withIds(BIG_USER, 2 * 65536);
     Path d = dirFor(big);
-    ChildJvm.call(big, Mode.USER_NAMESPACE, UserNamespaceTest.class, "chown70000", d.toString())
+    ChildJvm.call(big, Mode.USER_NAMESPACE, UserNamespaceTest::chown70000, d.toString())
         .assertSuccess();
     Stat st = Sys.lstat(d.resolve("f").toString());
     assertEquals(big.subuidStart() + 69999, st.uid());
@@ -186,7 +185,7 @@ class UserNamespaceTest {
   void reexecMapsEveryRangeInTheRootlessLayout() throws IOException {
     TestUser u = TestUser.standard();
     Path d = dirFor(u);
-    ChildJvm.call(u, Mode.USER, UserNamespaceTest.class, "reexec", d.toString()).assertSuccess();
+    ChildJvm.call(u, Mode.USER, UserNamespaceTest::reexec, d.toString()).assertSuccess();
     String out = Files.readString(d.resolve("maps"));
     String uidMap = "0 " + u.uid() + " 1\n1 " + u.subuidStart() + " " + u.subuidCount() + "\n";
     String gidMap = "0 " + u.gid() + " 1\n1 " + u.subgidStart() + " " + u.subgidCount() + "\n";
@@ -203,7 +202,8 @@ class UserNamespaceTest {
             RootlessMode.TRUE,
             RootlessNamespace.Launcher.NEWUIDMAP,
             ReexecProbe.class.getName(),
-            new String[] {Path.of(a[0], "maps").toString()});
+            new String[] {Path.of(a[0], "maps").toString()},
+            RootlessNamespaceTest::noWarning);
     assertEquals(OptionalInt.of(7), status, "the child's exit status is passed on");
     // the util-linux launcher maps the first range less one id
     Path out = Path.of(a[0], "auto");
@@ -223,8 +223,7 @@ class UserNamespaceTest {
 
   @UserNsTest
   void doctorPassesForTheTestUser() {
-    ChildJvm.call(TestUser.standard(), Mode.USER, UserNamespaceTest.class, "doctor")
-        .assertSuccess();
+    ChildJvm.call(TestUser.standard(), Mode.USER, UserNamespaceTest::doctor).assertSuccess();
   }
 
   static void doctor() throws IOException {

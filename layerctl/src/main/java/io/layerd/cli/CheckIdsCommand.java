@@ -4,6 +4,9 @@ import io.layerd.idmap.EffectiveMapping;
 import io.layerd.idmap.IdKind;
 import io.layerd.idmap.IdMappings;
 import io.layerd.idmap.SubordinateIds;
+import io.layerd.sys.Names;
+import io.layerd.unpack.image.ImageReader;
+import io.layerd.unpack.image.Platform;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -15,6 +18,7 @@ import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -31,7 +35,8 @@ import picocli.CommandLine.Parameters;
           + " applied under (see `layerctl idmap show`), and how many subordinate ids would"
           + " suffice, with the usermod command that adds them.",
       "LAYER is a tar, plain or compressed with gzip, zstd, xz or bzip2; IMAGE is a docker-save"
-          + " archive, an OCI image layout directory or an OCI image archive."
+          + " archive, an OCI image layout directory or an OCI image archive, of which the layers"
+          + " `layerctl image unpack` would apply are read."
     },
     footerHeading = "%nExamples:%n",
     footer = {
@@ -62,6 +67,8 @@ final class CheckIdsCommand implements Callable<Integer> {
       defaultValue = "50",
       description = "List at most N entries that do not fit (default: ${DEFAULT-VALUE}).")
   int maxListed;
+
+  @Mixin ImageChoice choice;
 
   @Parameters(arity = "1..*", paramLabel = "LAYER|IMAGE", description = "Layers or images.")
   List<Path> inputs;
@@ -105,11 +112,12 @@ final class CheckIdsCommand implements Callable<Integer> {
     long[] outsideTotal = {0};
     long total = 0;
     List<Map<String, Object>> inputDocs = new ArrayList<>();
+    Platform platform = choice.platform();
     for (Path in : inputs) {
       Inputs.requireReadable("input", in);
     }
     for (Path in : inputs) {
-      try (LayerSource src = LayerSource.open(in)) {
+      try (ImageReader src = ImageReader.open(in, platform, choice.ref)) {
         Map<String, Map<String, Object>> layerDocs = new LinkedHashMap<>();
         for (String name : src.layerNames()) {
           Map<String, Object> l = new LinkedHashMap<>();
@@ -123,7 +131,10 @@ final class CheckIdsCommand implements Callable<Integer> {
         String input = in.toString();
         total +=
             src.forEachEntry(
-                (layer, path, u, g) -> {
+                (layer, entry) -> {
+                  String path = path(entry.name());
+                  long u = entry.uid();
+                  long g = entry.gid();
                   Map<String, Object> l = layerDocs.get(layer);
                   l.merge("entries", 1L, (a, b) -> (Long) a + (Long) b);
                   l.merge("highestUid", u, (a, b) -> Math.max((Long) a, (Long) b));
@@ -254,6 +265,21 @@ final class CheckIdsCommand implements Callable<Integer> {
     }
     out.flush();
     return fits ? 0 : DOES_NOT_FIT;
+  }
+
+  /** An entry's name as listed: without "./", leading or trailing slashes; "." for the root. */
+  static String path(byte[] name) {
+    String n = Names.display(name);
+    while (n.startsWith("./")) {
+      n = n.substring(2);
+    }
+    while (n.startsWith("/")) {
+      n = n.substring(1);
+    }
+    while (n.endsWith("/")) {
+      n = n.substring(0, n.length() - 1);
+    }
+    return n.isEmpty() ? "." : n;
   }
 
   private static void highest(PrintWriter out, String label, Highest h) {

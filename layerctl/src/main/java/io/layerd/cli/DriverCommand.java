@@ -1,9 +1,10 @@
 package io.layerd.cli;
 
 import io.layerd.engine.DataRoot;
+import io.layerd.engine.DefaultPaths;
 import io.layerd.engine.DriverSelector;
-import io.layerd.engine.FsInfo;
-import io.layerd.engine.Host;
+import io.layerd.engine.spi.FsInfo;
+import io.layerd.engine.spi.Host;
 import io.layerd.sys.Sys;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -38,23 +39,6 @@ final class DriverCommand implements Runnable {
 
   /** Exit status when no driver can be chosen. */
   static final int NO_DRIVER = ExitCode.ENVIRONMENT;
-
-  /**
-   * The default data-root, as rootless Docker chooses its own: {@code /var/lib/layerd} for real
-   * root; {@code $XDG_DATA_HOME/layerd} or {@code ~/.local/share/layerd} for a user (also as root
-   * inside a user namespace, where a rootless daemon runs).
-   */
-  static Path defaultDataRoot(Host host, Map<String, String> env) {
-    if (host.realRoot()) {
-      return Path.of("/var/lib/layerd");
-    }
-    String xdg = env.get("XDG_DATA_HOME");
-    if (xdg != null && xdg.startsWith("/")) {
-      return Path.of(xdg, "layerd");
-    }
-    String home = env.getOrDefault("HOME", System.getProperty("user.home"));
-    return Path.of(home, ".local", "share", "layerd");
-  }
 
   /** Whose engine the verdicts are for. */
   static String probedAs(Host host) {
@@ -111,7 +95,9 @@ final class DriverCommand implements Runnable {
     public Integer call() throws IOException {
       Map<String, String> env = System.getenv();
       Host host = Host.current();
-      Path root = DataRoot.prepare(dataRoot != null ? dataRoot : defaultDataRoot(host, env), host);
+      Path root =
+          DataRoot.prepare(
+              dataRoot != null ? dataRoot : DefaultPaths.of(host, env).dataRoot(), host);
       DriverSelector.Explicit explicit = DriverSelector.explicitChoice(driver, null, env);
       DriverSelector.Selection selection = null;
       List<DriverSelector.Verdict> verdicts;

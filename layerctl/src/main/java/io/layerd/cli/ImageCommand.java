@@ -66,21 +66,7 @@ final class ImageCommand implements Runnable {
     @Parameters(index = "1", paramLabel = "DEST", description = "The directory to unpack into.")
     Path dest;
 
-    @Option(
-        names = "--platform",
-        paramLabel = "OS/ARCH",
-        description =
-            "The platform to unpack from a multi-platform image, e.g. linux/arm64 or linux/arm/v7"
-                + " (default: this machine's).")
-    String platform;
-
-    @Option(
-        names = "--ref",
-        paramLabel = "NAME",
-        description =
-            "The image to unpack when IMAGE holds several: its ref name"
-                + " (org.opencontainers.image.ref.name) or, in a docker-save archive, a tag.")
-    String ref;
+    @Mixin ImageChoice choice;
 
     @Mixin Options options;
 
@@ -97,14 +83,7 @@ final class ImageCommand implements Runnable {
     @Override
     public Integer call() throws Exception {
       Inputs.requireReadable("image", image);
-      Platform p = null;
-      if (platform != null) {
-        try {
-          p = Platform.parse(platform);
-        } catch (IllegalArgumentException e) {
-          throw new CliException("--platform: " + e.getMessage(), ExitCode.USAGE);
-        }
-      }
+      Platform p = choice.platform();
       if (!intoExisting && UnpackCommand.nonEmptyDirectory(dest)) {
         throw new CliException(
             dest
@@ -120,7 +99,7 @@ final class ImageCommand implements Runnable {
             ImageUnpacker.builder()
                 .applier(applier)
                 .platform(p)
-                .ref(ref)
+                .ref(choice.ref)
                 .notes(note -> spec.commandLine().getErr().println("layerctl: " + note))
                 .build()
                 .unpack(image, dest);

@@ -4,12 +4,13 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.layerd.engine.DataRootException;
+import io.layerd.engine.DefaultPaths;
 import io.layerd.engine.Engine;
 import io.layerd.engine.EngineConfig;
-import io.layerd.engine.Host;
-import io.layerd.engine.LayerIds;
 import io.layerd.engine.LayerMeta;
 import io.layerd.engine.LayerStore;
+import io.layerd.engine.spi.Host;
+import io.layerd.engine.spi.LayerIds;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.StandardProtocolFamily;
@@ -94,23 +95,12 @@ final class LayersCommand implements Runnable {
     if (dataRoot != null) {
       return new Offline(dataRoot, null);
     }
-    Path defaultSocket = defaultSocket(host);
+    DefaultPaths defaults = DefaultPaths.of(host, System.getenv());
+    Path defaultSocket = defaults.socket().orElse(null);
     if (defaultSocket != null && listening(defaultSocket)) {
       return new Online(defaultSocket);
     }
-    return new Offline(DriverCommand.defaultDataRoot(host, System.getenv()), defaultSocket);
-  }
-
-  /** layerd's default socket, as the daemon chooses it (null when a user has no runtime dir). */
-  static Path defaultSocket(Host host) {
-    if ((host.root() && !host.inUserNamespace())
-        || System.getenv("ROOTLESSKIT_STATE_DIR") != null) {
-      return Path.of("/run/docker/plugins/layerd.sock");
-    }
-    String runtime = System.getenv("XDG_RUNTIME_DIR");
-    return runtime == null || !runtime.startsWith("/")
-        ? null
-        : Path.of(runtime, "layerd", "layerd.sock");
+    return new Offline(defaults.dataRoot(), defaultSocket);
   }
 
   private static boolean listening(Path socket) {

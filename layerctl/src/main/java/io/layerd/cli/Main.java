@@ -127,13 +127,11 @@ public final class Main implements Runnable {
       String a = args[i];
       if (a.equals("--rootless")) {
         i++; // its value
-      } else if (a.startsWith("--rootless=")) {
-        continue;
       } else if (SUBCOMMANDS.containsKey(a) && !a.equals("help")) {
         return a;
       } else if (a.equals("--version") || a.equals("-V")) {
         return "version"; // no other command's model is needed to print the version
-      } else {
+      } else if (!a.startsWith("--rootless=")) {
         return null;
       }
     }

@@ -2,7 +2,7 @@ package io.layerd.cli;
 
 import io.layerd.sys.Fd;
 import io.layerd.sys.Sys;
-import io.layerd.unpack.RootedPaths;
+import io.layerd.sys.Trees;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -62,7 +62,7 @@ final class RmCommand implements Callable<Integer>, UsesUserNamespace {
       }
       Path abs = d.toAbsolutePath().normalize();
       try (Fd parent = Sys.openDirectory(abs.getParent().toString())) {
-        RootedPaths.removeAll(parent.get(), abs.getFileName().toString());
+        Trees.removeAll(parent.get(), abs.getFileName().toString());
       }
     }
     return ExitCode.OK;

@@ -53,7 +53,11 @@ final class RootlessHook implements CommandLine.IExecutionStrategy {
                 mode,
                 RootlessNamespace.Launcher.NEWUIDMAP,
                 mainClass,
-                parseResult.originalArgs().toArray(new String[0]));
+                parseResult.originalArgs().toArray(new String[0]),
+                warning -> {
+                  last.getErr().println("layerctl: warning: " + warning);
+                  last.getErr().flush();
+                });
         if (status.isPresent()) {
           return status.getAsInt();
         }

@@ -45,8 +45,7 @@ class AsPlainUserTest {
     return ChildJvm.call(
             u,
             Mode.USER,
-            IdCommandsUserTest.class,
-            "expect",
+            IdCommandsUserTest::expect,
             Integer.toString(expected),
             "--rootless=false",
             "unpack",
@@ -99,8 +98,7 @@ class AsPlainUserTest {
         ChildJvm.call(
                 u,
                 Mode.USER,
-                IdCommandsUserTest.class,
-                "expect",
+                IdCommandsUserTest::expect,
                 "0",
                 "driver",
                 "probe",

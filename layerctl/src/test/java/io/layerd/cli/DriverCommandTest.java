@@ -5,8 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.layerd.engine.DefaultPaths;
 import io.layerd.engine.DriverSelector;
-import io.layerd.engine.Host;
+import io.layerd.engine.spi.Host;
 import io.layerd.sys.Sys;
 import io.layerd.testkit.RootTest;
 import java.io.IOException;
@@ -106,13 +107,12 @@ class DriverCommandTest {
     Host user = real.toBuilder().root(false).userNamespace(false).build();
     Host rootless = real.toBuilder().root(true).userNamespace(true).build();
     Map<String, String> env = Map.of("HOME", "/home/u");
-    assertEquals(Path.of("/var/lib/layerd"), DriverCommand.defaultDataRoot(root, env));
-    assertEquals(Path.of("/home/u/.local/share/layerd"), DriverCommand.defaultDataRoot(user, env));
-    assertEquals(
-        Path.of("/home/u/.local/share/layerd"), DriverCommand.defaultDataRoot(rootless, env));
+    assertEquals(Path.of("/var/lib/layerd"), DefaultPaths.of(root, env).dataRoot());
+    assertEquals(Path.of("/home/u/.local/share/layerd"), DefaultPaths.of(user, env).dataRoot());
+    assertEquals(Path.of("/home/u/.local/share/layerd"), DefaultPaths.of(rootless, env).dataRoot());
     assertEquals(
         Path.of("/x/layerd"),
-        DriverCommand.defaultDataRoot(user, Map.of("HOME", "/home/u", "XDG_DATA_HOME", "/x")));
-    assertFalse(DriverCommand.defaultDataRoot(user, env).startsWith("/var"));
+        DefaultPaths.of(user, Map.of("HOME", "/home/u", "XDG_DATA_HOME", "/x")).dataRoot());
+    assertFalse(DefaultPaths.of(user, env).dataRoot().startsWith("/var"));
   }
 }

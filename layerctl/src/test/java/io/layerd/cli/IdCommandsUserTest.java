@@ -54,8 +54,7 @@ class IdCommandsUserTest {
         ChildJvm.call(
                 u,
                 Mode.USER,
-                IdCommandsUserTest.class,
-                "expect",
+                IdCommandsUserTest::expect,
                 "3",
                 "check-ids",
                 "--json",
@@ -74,14 +73,7 @@ class IdCommandsUserTest {
     assertTrue(j.at("/mapping/source").asText().contains("rootless layout"));
     // the same in text, with the same status
     ChildJvm.Result t =
-        ChildJvm.call(
-                u,
-                Mode.USER,
-                IdCommandsUserTest.class,
-                "expect",
-                "3",
-                "check-ids",
-                layer.toString())
+        ChildJvm.call(u, Mode.USER, IdCommandsUserTest::expect, "3", "check-ids", layer.toString())
             .assertSuccess();
     assertTrue(
         t.stdout().contains("does not fit: 1 entry needs ids outside the mapping"), t.stdout());
@@ -105,8 +97,7 @@ class IdCommandsUserTest {
   @UserNsTest
   void uid70000FitsABiggerRange() {
     TestUser big = TestUser.withIds("layerd-idmap-big", 2 * 65536);
-    ChildJvm.call(
-            big, Mode.USER, IdCommandsUserTest.class, "expect", "0", "check-ids", layer.toString())
+    ChildJvm.call(big, Mode.USER, IdCommandsUserTest::expect, "0", "check-ids", layer.toString())
         .assertSuccess();
     assertEquals(0, Cli.run("check-ids", "--user", big.name(), layer.toString()).code());
   }
@@ -115,12 +106,10 @@ class IdCommandsUserTest {
   void doctorAndIdmapShowAsTheTestUser() throws IOException {
     TestUser u = TestUser.standard();
     ChildJvm.Result d =
-        ChildJvm.call(u, Mode.USER, IdCommandsUserTest.class, "expect", "0", "doctor")
-            .assertSuccess();
+        ChildJvm.call(u, Mode.USER, IdCommandsUserTest::expect, "0", "doctor").assertSuccess();
     assertTrue(d.stdout().contains("Rootless prerequisites are met"), d.stdout());
     ChildJvm.Result s =
-        ChildJvm.call(
-                u, Mode.USER, IdCommandsUserTest.class, "expect", "0", "idmap", "show", "--json")
+        ChildJvm.call(u, Mode.USER, IdCommandsUserTest::expect, "0", "idmap", "show", "--json")
             .assertSuccess();
     JsonNode j = new com.fasterxml.jackson.databind.ObjectMapper().readTree(s.stdout());
     assertEquals(u.name(), j.at("/user/name").asText());
@@ -131,14 +120,7 @@ class IdCommandsUserTest {
     // inside a namespace, the namespace's own map is the effective one
     ChildJvm.Result in =
         ChildJvm.call(
-                u,
-                Mode.USER_NAMESPACE,
-                IdCommandsUserTest.class,
-                "expect",
-                "0",
-                "idmap",
-                "show",
-                "--json")
+                u, Mode.USER_NAMESPACE, IdCommandsUserTest::expect, "0", "idmap", "show", "--json")
             .assertSuccess();
     JsonNode k = new com.fasterxml.jackson.databind.ObjectMapper().readTree(in.stdout());
     assertTrue(k.get("inUserNamespace").asBoolean());

@@ -1,5 +1,7 @@
 package io.layerd.cli;
 
+import io.layerd.unpack.LayerStream;
+import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -26,6 +28,23 @@ final class ImageFixtures {
     }
   }
 
+  /** The diffID of a layer: the digest of its uncompressed tar. */
+  static String diffId(byte[] layer) throws IOException {
+    try (LayerStream s = LayerStream.open(new ByteArrayInputStream(layer))) {
+      return s.finish().diffId();
+    }
+  }
+
+  /** A config whose rootfs.diff_ids are those of the layers. */
+  static byte[] config(List<byte[]> layers) throws IOException {
+    StringBuilder ids = new StringBuilder();
+    for (byte[] l : layers) {
+      ids.append(ids.length() == 0 ? "" : ",").append('"').append(diffId(l)).append('"');
+    }
+    return ("{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[" + ids + "]}}")
+        .getBytes(StandardCharsets.UTF_8);
+  }
+
   /** A tar of named members (in order). */
   static byte[] tar(Map<String, byte[]> members) throws IOException {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
@@ -46,7 +65,7 @@ final class ImageFixtures {
   static byte[] dockerSave(List<byte[]> layers) throws IOException {
     Map<String, byte[]> m = new LinkedHashMap<>();
     StringBuilder paths = new StringBuilder();
-    byte[] config = "{\"rootfs\":{\"type\":\"layers\"}}".getBytes(StandardCharsets.UTF_8);
+    byte[] config = config(layers);
     m.put("config.json", config);
     for (int i = 0; i < layers.size(); i++) {
       String p = "l" + i + "/layer.tar";
@@ -61,10 +80,10 @@ final class ImageFixtures {
   }
 
   /** The members of an OCI layout: oci-layout, index.json, blobs (manifest, config, layers). */
-  static Map<String, byte[]> ociMembers(List<byte[]> layers) {
+  static Map<String, byte[]> ociMembers(List<byte[]> layers) throws IOException {
     Map<String, byte[]> m = new LinkedHashMap<>();
     m.put("oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}".getBytes(StandardCharsets.UTF_8));
-    byte[] config = "{}".getBytes(StandardCharsets.UTF_8);
+    byte[] config = config(layers);
     StringBuilder ls = new StringBuilder();
     for (int i = 0; i < layers.size(); i++) {
       String d = sha256(layers.get(i));
@@ -82,7 +101,9 @@ final class ImageFixtures {
                 + "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
                 + "\"digest\":\""
                 + sha256(config)
-                + "\",\"size\":2},\"layers\":["
+                + "\",\"size\":"
+                + config.length
+                + "},\"layers\":["
                 + ls
                 + "]}")
             .getBytes(StandardCharsets.UTF_8);

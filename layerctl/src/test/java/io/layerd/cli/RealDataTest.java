@@ -193,8 +193,7 @@ class RealDataTest {
         ChildJvm.call(
             user,
             ChildJvm.Mode.USER_NAMESPACE,
-            RealDataScenarios.class,
-            "layerctl",
+            RealDataScenarios::layerctl,
             childArgs.toArray(new String[0]));
 
     TreeManifest.Entry unmappable = firstUnmappable(rootTree, user);

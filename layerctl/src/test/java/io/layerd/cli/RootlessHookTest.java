@@ -68,14 +68,14 @@ class RootlessHookTest {
   void aPlainUserIsReRunInsideTheRootlessLayout() {
     TestUser u = TestUser.standard();
     ChildJvm.Result r =
-        ChildJvm.call(u, Mode.USER, RootlessHookTest.class, "run", "print-map").assertSuccess();
+        ChildJvm.call(u, Mode.USER, RootlessHookTest::run, "print-map").assertSuccess();
     IdMapping m = mapIn(r.stdout());
     assertEquals(
         IdMapping.parseProcMap(
             "0 " + u.uid() + " 1\n1 " + u.subuidStart() + " " + u.subuidCount() + "\n"),
         m);
     ChildJvm.Result t =
-        ChildJvm.call(u, Mode.USER, RootlessHookTest.class, "run", "--rootless=true", "print-map")
+        ChildJvm.call(u, Mode.USER, RootlessHookTest::run, "--rootless=true", "print-map")
             .assertSuccess();
     assertEquals(m, mapIn(t.stdout()));
   }
@@ -86,8 +86,7 @@ class RootlessHookTest {
         ChildJvm.call(
                 TestUser.standard(),
                 Mode.USER,
-                RootlessHookTest.class,
-                "run",
+                RootlessHookTest::run,
                 "--rootless=false",
                 "print-map")
             .assertSuccess();

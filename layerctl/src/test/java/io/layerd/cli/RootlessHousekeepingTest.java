@@ -43,8 +43,7 @@ class RootlessHousekeepingTest {
     ChildJvm.call(
             u,
             Mode.USER,
-            RootlessHousekeepingTest.class,
-            "expect",
+            RootlessHousekeepingTest::expect,
             "0",
             "rm",
             base.resolve("rootfs").toString())
@@ -57,8 +56,7 @@ class RootlessHousekeepingTest {
     ChildJvm.call(
             TestUser.standard(),
             Mode.USER,
-            RootlessHousekeepingTest.class,
-            "expect",
+            RootlessHousekeepingTest::expect,
             "7",
             "unshare",
             "sh",

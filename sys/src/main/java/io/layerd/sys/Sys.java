@@ -1197,7 +1197,8 @@ public final class Sys {
   // Appended for the overlay2 driver (drivers/overlay2): overlay's lowerdir option of a deep chain
   // fits a page only as paths relative to the driver's home, and the kernel resolves those against
   // the working directory of the thread that calls mount(2). A JVM cannot chdir without moving
-  // every thread, so io.layerd.engine.Mounter runs such a mount on a thread of its own that first
+  // every thread, so io.layerd.engine.spi.Mounter runs such a mount on a thread of its own that
+  // first
   // unshares its filesystem attributes (CLONE_FS) and then chdirs. Keep other additions out.
 
   /** unshare(2) flag: stop sharing the root, the working directory and the umask (sched.h). */

@@ -34,7 +34,7 @@ import java.util.jar.Manifest;
  *
  * <pre>{@code
  * // in a test (needs root, to switch users):
- * ChildJvm.call(TestUser.standard(), Mode.USER_NAMESPACE, MyScenarios.class, "chown", dir.toString())
+ * ChildJvm.call(TestUser.standard(), Mode.USER_NAMESPACE, MyScenarios::chown, dir.toString())
  *     .assertSuccess();
  *
  * // in MyScenarios (runs in the child; any exception fails the call with its stack trace):
@@ -122,12 +122,22 @@ public final class ChildJvm {
   }
 
   /**
-   * Runs {@code cls.staticMethod(args)} in a child JVM as {@code user} in {@code mode} (the user
-   * may be null for {@link Mode#ROOT}), with the default time limit, and waits for it.
+   * Runs {@code scenario(args)} (a static method reference) in a child JVM as {@code user} in
+   * {@code mode} (the user may be null for {@link Mode#ROOT}), with the default time limit, and
+   * waits for it.
    */
-  public static Result call(
-      TestUser user, Mode mode, Class<?> cls, String staticMethod, String... args) {
-    return launcher(user, mode).call(cls, staticMethod, args);
+  public static Result call(TestUser user, Mode mode, Scenario scenario, String... args) {
+    return launcher(user, mode).call(scenario, args);
+  }
+
+  /** {@link #call(TestUser, Mode, Scenario, String...)} for a scenario without arguments. */
+  public static Result call(TestUser user, Mode mode, Scenario.NoArgs scenario) {
+    return launcher(user, mode).call(scenario);
+  }
+
+  /** By name, for ScenarioMain's own checks of names that do not exist. */
+  static Result call(TestUser user, Mode mode, Class<?> cls, String staticMethod, String... args) {
+    return launcher(user, mode).call(cls.getName(), staticMethod, args);
   }
 
   /** A launcher for more options (time limit, environment, JVM options, directory). */
@@ -194,7 +204,12 @@ public final class ChildJvm {
     }
 
     /** The full command line that {@link #call} runs (for messages and debugging). */
-    public List<String> command(Class<?> cls, String staticMethod, String... args) {
+    public List<String> command(Scenario scenario, String... args) {
+      Scenario.Target t = Scenario.Target.of(scenario);
+      return command(t.className(), t.methodName(), args);
+    }
+
+    private List<String> command(String cls, String staticMethod, String... args) {
       List<String> cmd = new ArrayList<>();
       boolean switchUser = mode != Mode.ROOT && Sys.geteuid() != user.uid();
       if (switchUser) {
@@ -229,14 +244,25 @@ public final class ChildJvm {
       cmd.add("-cp");
       cmd.add(Classpath.copy());
       cmd.add(ScenarioMain.class.getName());
-      cmd.add(cls.getName());
+      cmd.add(cls);
       cmd.add(staticMethod);
       cmd.addAll(List.of(args));
       return cmd;
     }
 
-    /** Runs {@code cls.staticMethod(args)} in a child JVM and waits for it (or its time limit). */
-    public Result call(Class<?> cls, String staticMethod, String... args) {
+    /** Runs {@code scenario(args)} in a child JVM and waits for it (or its time limit). */
+    public Result call(Scenario scenario, String... args) {
+      Scenario.Target t = Scenario.Target.of(scenario);
+      return call(t.className(), t.methodName(), args);
+    }
+
+    /** Runs a scenario without arguments in a child JVM and waits for it. */
+    public Result call(Scenario.NoArgs scenario) {
+      Scenario.Target t = Scenario.Target.of(scenario);
+      return call(t.className(), t.methodName());
+    }
+
+    private Result call(String cls, String staticMethod, String... args) {
       List<String> cmd = command(cls, staticMethod, args);
       ProcessBuilder pb = new ProcessBuilder(cmd);
       Map<String, String> e = pb.environment();

@@ -1,5 +1,7 @@
 package io.layerd.testkit;
 
+import io.layerd.sys.TarHeader;
+import io.layerd.sys.TarHeader.Field;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 
@@ -22,48 +24,7 @@ import java.util.Arrays;
  */
 public final class HeaderBlock {
   /** The size of a tar block. */
-  public static final int SIZE = 512;
-
-  /**
-   * The fields of a POSIX ustar header: offset and length (POSIX.1-2001, pax "ustar Interchange
-   * Format").
-   */
-  public enum Field {
-    NAME(0, 100),
-    MODE(100, 8),
-    UID(108, 8),
-    GID(116, 8),
-    SIZE(124, 12),
-    MTIME(136, 12),
-    CHECKSUM(148, 8),
-    TYPEFLAG(156, 1),
-    LINKNAME(157, 100),
-    MAGIC(257, 6),
-    VERSION(263, 2),
-    UNAME(265, 32),
-    GNAME(297, 32),
-    DEVMAJOR(329, 8),
-    DEVMINOR(337, 8),
-    PREFIX(345, 155);
-
-    private final int offset;
-    private final int length;
-
-    Field(int offset, int length) {
-      this.offset = offset;
-      this.length = length;
-    }
-
-    /** The field's offset in the block. */
-    public int offset() {
-      return offset;
-    }
-
-    /** The field's length in bytes. */
-    public int length() {
-      return length;
-    }
-  }
+  public static final int SIZE = TarHeader.BLOCK;
 
   private final byte[] block = new byte[SIZE];
   private Long checksum;
@@ -73,15 +34,15 @@ public final class HeaderBlock {
   /** A POSIX ustar header (magic {@code "ustar\0"}, version {@code "00"}), all else zero. */
   public static HeaderBlock ustar() {
     return new HeaderBlock()
-        .field(Field.MAGIC, "ustar\0".getBytes(StandardCharsets.US_ASCII))
-        .field(Field.VERSION, "00".getBytes(StandardCharsets.US_ASCII));
+        .field(Field.MAGIC, TarHeader.USTAR_MAGIC.getBytes(StandardCharsets.US_ASCII))
+        .field(Field.VERSION, TarHeader.USTAR_VERSION.getBytes(StandardCharsets.US_ASCII));
   }
 
   /** A GNU header (magic {@code "ustar "}, version {@code " \0"}), all else zero. */
   public static HeaderBlock gnu() {
     return new HeaderBlock()
-        .field(Field.MAGIC, "ustar ".getBytes(StandardCharsets.US_ASCII))
-        .field(Field.VERSION, " \0".getBytes(StandardCharsets.US_ASCII));
+        .field(Field.MAGIC, TarHeader.GNU_MAGIC.getBytes(StandardCharsets.US_ASCII))
+        .field(Field.VERSION, TarHeader.GNU_VERSION.getBytes(StandardCharsets.US_ASCII));
   }
 
   /** An old (v7) header: no magic, all zero. */
@@ -91,35 +52,33 @@ public final class HeaderBlock {
 
   /** Writes raw bytes into a field, NUL-padded; fails when they are longer than the field. */
   public HeaderBlock field(Field f, byte[] value) {
-    if (value.length > f.length) {
-      throw new IllegalArgumentException(f + " holds " + f.length + " bytes, not " + value.length);
+    if (value.length > f.length()) {
+      throw new IllegalArgumentException(
+          f + " holds " + f.length() + " bytes, not " + value.length);
     }
-    Arrays.fill(block, f.offset, f.offset + f.length, (byte) 0);
-    System.arraycopy(value, 0, block, f.offset, value.length);
+    Arrays.fill(block, f.offset(), f.offset() + f.length(), (byte) 0);
+    System.arraycopy(value, 0, block, f.offset(), value.length);
     return this;
   }
 
   /** Writes a number into a field: octal when it fits, else base-256. */
   public HeaderBlock number(Field f, long value) {
-    byte[] b = new byte[f.length];
-    int digits = f.length - 1;
-    if (value >= 0 && (digits >= 21 || value < 1L << (3 * digits))) {
-      String s = Long.toOctalString(value);
-      byte[] d = ("0".repeat(digits - s.length()) + s).getBytes(StandardCharsets.US_ASCII);
-      System.arraycopy(d, 0, b, 0, digits);
-    } else {
-      int bits = 8 * (f.length - 1);
-      if (bits < 63 && (value >= 1L << bits || value < -(1L << bits))) {
-        throw new IllegalArgumentException(
-            value + " does not fit the " + f + " field even in base-256");
-      }
-      long v = value;
-      for (int i = f.length - 1; i >= 1; i--) {
-        b[i] = (byte) v;
-        v >>= 8;
-      }
-      b[0] = (byte) (value < 0 ? 0xff : 0x80);
+    Arrays.fill(block, f.offset(), f.end(), (byte) 0);
+    if (TarHeader.octal(block, f, value)) {
+      return this;
     }
+    int bits = 8 * (f.length() - 1);
+    if (bits < 63 && (value >= 1L << bits || value < -(1L << bits))) {
+      throw new IllegalArgumentException(
+          value + " does not fit the " + f + " field even in base-256");
+    }
+    byte[] b = new byte[f.length()];
+    long v = value;
+    for (int i = f.length() - 1; i >= 1; i--) {
+      b[i] = (byte) v;
+      v >>= 8;
+    }
+    b[0] = (byte) (value < 0 ? 0xff : 0x80);
     return field(f, b);
   }
 
@@ -212,27 +171,13 @@ public final class HeaderBlock {
 
   /** The sum of the block's bytes, unsigned, with the checksum field counted as spaces. */
   public long computeChecksum() {
-    long sum = 0;
-    for (int i = 0; i < SIZE; i++) {
-      boolean inField =
-          i >= Field.CHECKSUM.offset && i < Field.CHECKSUM.offset + Field.CHECKSUM.length;
-      sum += inField ? ' ' : block[i] & 0xff;
-    }
-    return sum;
+    return TarHeader.checksum(block);
   }
 
   /** The finished 512-byte block, checksum included (six octal digits, NUL, space). */
   public byte[] toBytes() {
-    long sum = checksum == null ? computeChecksum() : checksum;
-    String s = Long.toOctalString(sum);
-    if (s.length() < 6) {
-      s = "0".repeat(6 - s.length()) + s;
-    }
     byte[] out = block.clone();
-    byte[] c = (s + "\0 ").getBytes(StandardCharsets.US_ASCII);
-    Arrays.fill(
-        out, Field.CHECKSUM.offset, Field.CHECKSUM.offset + Field.CHECKSUM.length, (byte) 0);
-    System.arraycopy(c, 0, out, Field.CHECKSUM.offset, Math.min(c.length, Field.CHECKSUM.length));
+    TarHeader.putChecksum(out, checksum == null ? computeChecksum() : checksum);
     return out;
   }
 }

@@ -1,8 +1,8 @@
 package io.layerd.testkit;
 
+import io.layerd.sys.Executables;
 import io.layerd.sys.Sys;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -111,24 +111,7 @@ public final class Require {
 
   /** Looks an executable up on the PATH, as a shell would. */
   public static Optional<Path> which(String name) {
-    if (name.contains("/")) {
-      Path p = Path.of(name);
-      return Files.isRegularFile(p) && Files.isExecutable(p) ? Optional.of(p) : Optional.empty();
-    }
-    String path = System.getenv("PATH");
-    if (path == null || path.isEmpty()) {
-      path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-    }
-    for (String dir : path.split(":")) {
-      if (dir.isEmpty()) {
-        continue;
-      }
-      Path p = Path.of(dir, name);
-      if (Files.isRegularFile(p) && Files.isExecutable(p)) {
-        return Optional.of(p);
-      }
-    }
-    return Optional.empty();
+    return Executables.which(name);
   }
 
   /** The FUSE device {@code /dev/fuse} exists (whether this user may open it is another matter). */

@@ -2,6 +2,7 @@ package io.layerd.testkit;
 
 import com.github.luben.zstd.Zstd;
 import io.layerd.sys.Names;
+import io.layerd.sys.TarHeader;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -698,10 +699,10 @@ public final class TarBuilder {
 
       // The numbers.
       h.mode(mode);
-      number(h, HeaderBlock.Field.UID, "uid", uid, MAX_OCTAL_8, derived);
-      number(h, HeaderBlock.Field.GID, "gid", gid, MAX_OCTAL_8, derived);
+      number(h, TarHeader.Field.UID, "uid", uid, MAX_OCTAL_8, derived);
+      number(h, TarHeader.Field.GID, "gid", gid, MAX_OCTAL_8, derived);
       long headerSize = declaredSize != null ? declaredSize : kind == Kind.FILE ? size : 0;
-      number(h, HeaderBlock.Field.SIZE, "size", headerSize, MAX_OCTAL_12, derived);
+      number(h, TarHeader.Field.SIZE, "size", headerSize, MAX_OCTAL_12, derived);
       if (mtimeNanos != 0) {
         if (format == Format.USTAR) {
           throw cannot("a sub-second mtime");
@@ -709,7 +710,7 @@ public final class TarBuilder {
         derived.put("mtime", utf8(paxTime(mtime, mtimeNanos)));
         h.mtime(mtime >= 0 && mtime <= MAX_OCTAL_12 ? mtime : 0);
       } else {
-        number(h, HeaderBlock.Field.MTIME, "mtime", mtime, MAX_OCTAL_12, derived);
+        number(h, TarHeader.Field.MTIME, "mtime", mtime, MAX_OCTAL_12, derived);
       }
       h.typeflag(kind.typeflag);
       if (kind == Kind.CHAR || kind == Kind.BLOCK) {
@@ -720,8 +721,8 @@ public final class TarBuilder {
         }
         h.devMajor(major).devMinor(minor);
       }
-      name(h, HeaderBlock.Field.UNAME, "uname", uname, derived);
-      name(h, HeaderBlock.Field.GNAME, "gname", gname, derived);
+      name(h, TarHeader.Field.UNAME, "uname", uname, derived);
+      name(h, TarHeader.Field.GNAME, "gname", gname, derived);
 
       // The PAX extended header: derived records, then the caller's.
       Map<String, byte[]> records = new LinkedHashMap<>(derived);
@@ -772,7 +773,7 @@ public final class TarBuilder {
 
     private void number(
         HeaderBlock h,
-        HeaderBlock.Field f,
+        TarHeader.Field f,
         String key,
         long value,
         long maxOctal,
@@ -790,7 +791,7 @@ public final class TarBuilder {
     }
 
     private void name(
-        HeaderBlock h, HeaderBlock.Field f, String key, String value, Map<String, byte[]> derived) {
+        HeaderBlock h, TarHeader.Field f, String key, String value, Map<String, byte[]> derived) {
       byte[] b = utf8(value);
       if (b.length <= f.length()) {
         h.field(f, b);

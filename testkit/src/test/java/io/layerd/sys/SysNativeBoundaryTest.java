@@ -71,7 +71,7 @@ class SysNativeBoundaryTest {
   /** Everything again as the test user in its namespace: uid 0 there, but not real root. */
   @UserNsTest
   void inAUserNamespace() {
-    ChildJvm.call(TestUser.standard(), Mode.USER_NAMESPACE, SysScenarios.class, "inUserNamespace")
+    ChildJvm.call(TestUser.standard(), Mode.USER_NAMESPACE, SysScenarios::inUserNamespace)
         .assertSuccess();
   }
 
@@ -79,7 +79,7 @@ class SysNativeBoundaryTest {
   @RootTest
   void asAPlainUser() {
     TestUser user = TestUser.standard();
-    ChildJvm.call(user, Mode.USER, SysScenarios.class, "asPlainUser", Long.toString(user.uid()))
+    ChildJvm.call(user, Mode.USER, SysScenarios::asPlainUser, Long.toString(user.uid()))
         .assertSuccess();
   }
 }

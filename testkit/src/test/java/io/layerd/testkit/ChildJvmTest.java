@@ -13,7 +13,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
 
 class ChildJvmTest {
 
@@ -61,8 +63,7 @@ class ChildJvmTest {
 
   @RootTest
   void rootModeRunsAsThisUser() {
-    Result r =
-        ChildJvm.call(null, Mode.ROOT, ChildJvmTest.class, "whoAmI", "a b", "é").assertSuccess();
+    Result r = ChildJvm.call(null, Mode.ROOT, ChildJvmTest::whoAmI, "a b", "é").assertSuccess();
     assertTrue(r.stdout().contains("uid=0 gid=0"), r.stdout());
     assertTrue(r.stdout().contains("mode=ROOT"), r.stdout());
     assertTrue(r.stdout().contains("args=a b|é"), r.stdout());
@@ -73,7 +74,7 @@ class ChildJvmTest {
   @RootTest
   void userModeRunsAsTheTestUser() {
     TestUser u = TestUser.standard();
-    Result r = ChildJvm.call(u, Mode.USER, ChildJvmTest.class, "whoAmI").assertSuccess();
+    Result r = ChildJvm.call(u, Mode.USER, ChildJvmTest::whoAmI).assertSuccess();
     assertTrue(r.stdout().contains("uid=" + u.uid() + " gid=" + u.gid()), r.stdout());
     assertTrue(r.stdout().contains("home=" + u.home() + " user=" + u.name()), r.stdout());
     assertTrue(r.stdout().contains("uid_map=0 0 4294967295"), r.stdout());
@@ -82,7 +83,7 @@ class ChildJvmTest {
   @UserNsTest
   void userNamespaceModeMapsRootToTheUser() {
     TestUser u = TestUser.standard();
-    Result r = ChildJvm.call(u, Mode.USER_NAMESPACE, ChildJvmTest.class, "whoAmI").assertSuccess();
+    Result r = ChildJvm.call(u, Mode.USER_NAMESPACE, ChildJvmTest::whoAmI).assertSuccess();
     assertTrue(r.stdout().contains("uid=0 gid=0"), r.stdout());
     assertTrue(
         r.stdout()
@@ -94,27 +95,38 @@ class ChildJvmTest {
   @UserNsTest
   void aUserWithMoreIdsGetsItsWholeRangeInItsNamespace() {
     TestUser big = TestUser.withIds("layerd-big", 300_000);
-    Result r =
-        ChildJvm.call(big, Mode.USER_NAMESPACE, ChildJvmTest.class, "whoAmI").assertSuccess();
+    Result r = ChildJvm.call(big, Mode.USER_NAMESPACE, ChildJvmTest::whoAmI).assertSuccess();
     assertTrue(
         r.stdout().contains("1 " + big.subuidStart() + " " + (big.subuidCount() - 1)), r.stdout());
-    ChildJvm.call(big, Mode.USER_NAMESPACE, ChildJvmTest.class, "chownTo", "250000")
-        .assertSuccess();
+    ChildJvm.call(big, Mode.USER_NAMESPACE, ChildJvmTest::chownTo, "250000").assertSuccess();
     Result small =
-        ChildJvm.call(
-            TestUser.standard(), Mode.USER_NAMESPACE, ChildJvmTest.class, "chownTo", "250000");
+        ChildJvm.call(TestUser.standard(), Mode.USER_NAMESPACE, ChildJvmTest::chownTo, "250000");
     assertEquals(ScenarioMain.EXIT_FAILED, small.exitCode(), small.describe());
     assertTrue(small.stderr().contains("EINVAL"), small.stderr());
   }
 
   @RootTest
   void anAbortInTheChildSkipsOrFailsTheCaller() {
-    Result r = ChildJvm.call(null, Mode.ROOT, ChildJvmTest.class, "aborts");
+    Result r = ChildJvm.call(null, Mode.ROOT, ChildJvmTest::aborts);
     assertTrue(r.aborted(), r.describe());
     assertTrue(r.stderr().startsWith(ScenarioMain.ABORTED_PREFIX + "nothing to see"), r.stderr());
     Throwable t = assertThrows(Throwable.class, r::assertSuccess);
     assertEquals(RequireTest.missingFeature(), t.getClass());
     assertTrue(t.getMessage().contains("in the child JVM: nothing to see"), t.getMessage());
+  }
+
+  @Test
+  void onlyReferencesToStaticMethodsCrossIntoTheChild() {
+    String captured = "x";
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> ChildJvm.launcher(null, Mode.ROOT).command(args -> assertEquals(captured, "x")));
+    assertTrue(e.getMessage().contains("static method"), e.getMessage());
+    List<String> cmd = ChildJvm.launcher(null, Mode.ROOT).command(ChildJvmTest::whoAmI, "a");
+    assertEquals(
+        List.of(ScenarioMain.class.getName(), ChildJvmTest.class.getName(), "whoAmI", "a"),
+        cmd.subList(cmd.size() - 4, cmd.size()));
   }
 
   @RootTest
@@ -128,7 +140,7 @@ class ChildJvmTest {
 
   @RootTest
   void aFailingScenarioReportsItsStackTrace() {
-    Result r = ChildJvm.call(null, Mode.ROOT, ChildJvmTest.class, "fails");
+    Result r = ChildJvm.call(null, Mode.ROOT, ChildJvmTest::fails);
     assertEquals(ScenarioMain.EXIT_FAILED, r.exitCode());
     assertTrue(r.stderr().contains("the scenario's own message"), r.stderr());
     assertTrue(r.stderr().contains("ChildJvmTest.fails"), r.stderr());
@@ -142,7 +154,7 @@ class ChildJvmTest {
     Result r =
         ChildJvm.launcher(null, Mode.ROOT)
             .timeout(Duration.ofSeconds(3))
-            .call(ChildJvmTest.class, "sleeps");
+            .call(ChildJvmTest::sleeps);
     assertTrue(r.timedOut(), r.describe());
     assertTrue(System.nanoTime() - t0 < 30_000_000_000L);
     assertFalse(r.succeeded());

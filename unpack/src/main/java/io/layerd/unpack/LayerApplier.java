@@ -929,7 +929,7 @@ public final class LayerApplier {
         throw new InvalidArchiveException(
             "hardlink '" + e.displayName() + "' points at the root", e.offset());
       }
-      int pfd = parent(comps, n);
+      parent(comps, n); // made before the target is looked up; found again below
       int tpfd = tree.dir(target, target.size() - 1, false);
       byte[] tleaf = target.get(target.size() - 1);
       Stat tst = tpfd < 0 ? null : RootedTree.statOrNull(tpfd, tleaf);
@@ -961,7 +961,7 @@ public final class LayerApplier {
       }
       // pfd may have been evicted by the second lookup only if the cache was invalidated, which
       // lookups never do; look it up again to be sure it is the live descriptor.
-      pfd = tree.dir(comps, n, true);
+      int pfd = tree.dir(comps, n, true);
       int from = tpfd < 0 ? rootFd : tpfd;
       int r = Sys.tryLinkat(from, tleaf, pfd, leaf, 0);
       if (r == -Errno.EEXIST.number()) {

@@ -664,7 +664,9 @@ final class LayerPipeline implements AutoCloseable {
     ByteBuffer in = ByteBuffer.allocateDirect(0);
 
     private Chunk inChunk;
-    // Volatile: a progress display reads it (bytesRead) while the decoder adds to it.
+    // Volatile: a progress display reads it (bytesRead) while the decoder adds to it. The decoder
+    // thread is its one writer, so its += (NonAtomicVolatileUpdate, suppressed where it is done)
+    // loses nothing.
     volatile long count;
     private boolean eof;
 
@@ -702,6 +704,7 @@ final class LayerPipeline implements AutoCloseable {
     }
 
     /** Reads and counts, without digesting. */
+    @SuppressWarnings("NonAtomicVolatileUpdate") // one writer: see count
     private int readRaw(byte[] b, int off, int len) throws IOException {
       if (len == 0) {
         return 0;
@@ -740,6 +743,7 @@ final class LayerPipeline implements AutoCloseable {
      * Reads and counts (without digesting) at least one byte into {@code dst}'s free space, or -1
      * at the end of the layer.
      */
+    @SuppressWarnings("NonAtomicVolatileUpdate") // one writer: see count
     private int readSome(ByteBuffer dst) throws IOException {
       if (channel == null || prefixLeft > 0 || eof) {
         int r = readRaw(heap, 0, Math.min(heap.length, dst.remaining()));

@@ -8,19 +8,9 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 
-/** Path operations inside a root that never leave it (for the engine and drivers). */
+/** Path operations inside a root that never leave it (for the engine). */
 public final class RootedPaths {
   private RootedPaths() {}
-
-  /** Removes {@code name} in a directory, and everything below it, never following symlinks. */
-  public static void removeAll(int dirFd, String name) throws IOException {
-    RootedTree.removeAll(dirFd, Names.bytes(name));
-  }
-
-  /** Removes {@code name} (bytes) in a directory, and everything below it. */
-  public static void removeAll(int dirFd, byte[] name) throws IOException {
-    RootedTree.removeAll(dirFd, name);
-  }
 
   /**
    * lstat of a path resolved inside {@code root} (symlinks in its parents resolved in the root, the

@@ -69,7 +69,6 @@ public final class Staging {
     try (Fd p = Sys.openDirectory(parent.toString())) {
       removeStale(p.get(), abs.getFileName().toString(), notes);
       byte[] staging = null;
-      boolean done = false;
       try {
         T result;
         try (Locked root = makeStaging(p.get(), abs.getFileName().toString())) {
@@ -81,16 +80,16 @@ public final class Staging {
           // Renamed while the lock is held: a concurrent run never takes it for a stale one.
           Sys.renameat2(p.get(), staging, p.get(), name, Sys.RENAME_NOREPLACE);
         }
-        done = true;
         return result;
-      } finally {
-        if (!done && staging != null) {
+      } catch (IOException | RuntimeException | Error e) {
+        if (staging != null) {
           try {
             RootedTree.removeAll(p.get(), staging);
-          } catch (IOException cleanup) {
-            // The original failure matters more; the staging name says what it is.
+          } catch (IOException | RuntimeException cleanup) {
+            e.addSuppressed(cleanup); // the failure matters more; the staging name says what it is
           }
         }
+        throw e;
       }
     }
   }

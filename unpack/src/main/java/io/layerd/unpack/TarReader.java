@@ -1,6 +1,7 @@
 package io.layerd.unpack;
 
-import io.layerd.unpack.TarEntry.Type;
+import io.layerd.sys.TarHeader;
+import io.layerd.sys.TarHeader.Field;
 import java.io.ByteArrayOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
@@ -12,6 +13,7 @@ import java.util.Arrays;
 import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -36,7 +38,7 @@ public final class TarReader {
   /** The longest entry name accepted: far beyond any real path, short of an absurd one. */
   public static final int MAX_NAME_LENGTH = 64 * 1024;
 
-  private static final int BLOCK = 512;
+  private static final int BLOCK = TarHeader.BLOCK;
 
   private final InputStream in;
   private final byte[] header = new byte[BLOCK];
@@ -89,8 +91,8 @@ public final class TarReader {
         return null;
       }
       verifyChecksum(header, headerOffset);
-      byte flag = header[156];
-      long size = parseNumber(header, 124, 12, "size", headerOffset);
+      byte flag = header[Field.TYPEFLAG.offset()];
+      long size = number(header, Field.SIZE, headerOffset);
       if (size < 0) {
         throw new InvalidArchiveException("negative entry size", headerOffset);
       }
@@ -207,16 +209,17 @@ public final class TarReader {
   private TarEntry entry(
       byte flag, long size, Map<String, byte[]> pax, byte[] longName, byte[] longLink, long offset)
       throws IOException {
+    int magic = Field.MAGIC.offset();
     boolean ustar =
-        header[257] == 'u'
-            && header[258] == 's'
-            && header[259] == 't'
-            && header[260] == 'a'
-            && header[261] == 'r';
-    boolean gnu = ustar && header[262] == ' ';
-    byte[] name = field(header, 0, 100);
+        header[magic] == 'u'
+            && header[magic + 1] == 's'
+            && header[magic + 2] == 't'
+            && header[magic + 3] == 'a'
+            && header[magic + 4] == 'r';
+    boolean gnu = ustar && header[magic + 5] == ' ';
+    byte[] name = field(header, Field.NAME);
     if (ustar && !gnu) {
-      byte[] prefix = field(header, 345, 155);
+      byte[] prefix = field(header, Field.PREFIX);
       if (prefix.length > 0) {
         byte[] joined = Arrays.copyOf(prefix, prefix.length + 1 + name.length);
         joined[prefix.length] = '/';
@@ -227,29 +230,29 @@ public final class TarReader {
     if (longName != null) {
       name = longName;
     }
-    byte[] link = longLink != null ? longLink : field(header, 157, 100);
-    int mode = (int) (parseNumber(header, 100, 8, "mode", offset) & 07777);
-    long uid = parseNumber(header, 108, 8, "uid", offset);
-    long gid = parseNumber(header, 116, 8, "gid", offset);
-    long mtime = parseNumber(header, 136, 12, "mtime", offset);
+    byte[] link = longLink != null ? longLink : field(header, Field.LINKNAME);
+    int mode = (int) (number(header, Field.MODE, offset) & 07777);
+    long uid = number(header, Field.UID, offset);
+    long gid = number(header, Field.GID, offset);
+    long mtime = number(header, Field.MTIME, offset);
     int mtimeNs = 0;
     long atime = 0;
     int atimeNs = 0;
     boolean hasAtime = false; // a PAX atime may be negative: no value can mean "none"
     if (gnu) {
-      long a = parseNumber(header, 345, 12, "atime", offset);
+      long a = number(header, Field.ATIME, offset);
       if (a > 0) {
         atime = a;
         hasAtime = true;
       }
     }
-    String uname = ustar ? new String(field(header, 265, 32), StandardCharsets.UTF_8) : "";
-    String gname = ustar ? new String(field(header, 297, 32), StandardCharsets.UTF_8) : "";
+    String uname = ustar ? new String(field(header, Field.UNAME), StandardCharsets.UTF_8) : "";
+    String gname = ustar ? new String(field(header, Field.GNAME), StandardCharsets.UTF_8) : "";
     long devMajor = 0;
     long devMinor = 0;
     if (ustar && (flag == '3' || flag == '4')) {
-      devMajor = parseNumber(header, 329, 8, "devmajor", offset);
-      devMinor = parseNumber(header, 337, 8, "devminor", offset);
+      devMajor = number(header, Field.DEVMAJOR, offset);
+      devMinor = number(header, Field.DEVMINOR, offset);
     }
     Map<String, byte[]> xattrs = new LinkedHashMap<>();
     List<long[]> sparse = null;
@@ -257,7 +260,7 @@ public final class TarReader {
     if (flag == 'S') {
       sparse = new ArrayList<>();
       readOldGnuSparse(sparse, offset);
-      realSize = parseNumber(header, 483, 12, "realsize", offset);
+      realSize = number(header, Field.REALSIZE, offset);
     }
     long storedSize = size;
     if (pax != null) {
@@ -369,40 +372,40 @@ public final class TarReader {
         && "1".equals(ascii(pax.getOrDefault("GNU.sparse.major", new byte[0])))) {
       sparse = readSparse1Map(offset);
     }
-    Type type;
+    TarEntry.Type type;
     switch (flag) {
       case '0':
       case 0:
       case '7':
-        type = Type.FILE;
+        type = TarEntry.Type.FILE;
         if (flag == 0 && name.length > 0 && name[name.length - 1] == '/') {
-          type = Type.DIRECTORY;
+          type = TarEntry.Type.DIRECTORY;
         }
         break;
       case 'S':
-        type = Type.FILE;
+        type = TarEntry.Type.FILE;
         break;
       case '1':
-        type = Type.HARDLINK;
+        type = TarEntry.Type.HARDLINK;
         break;
       case '2':
-        type = Type.SYMLINK;
+        type = TarEntry.Type.SYMLINK;
         break;
       case '3':
-        type = Type.CHAR_DEVICE;
+        type = TarEntry.Type.CHAR_DEVICE;
         break;
       case '4':
-        type = Type.BLOCK_DEVICE;
+        type = TarEntry.Type.BLOCK_DEVICE;
         break;
       case '5':
       case 'D':
-        type = Type.DIRECTORY;
+        type = TarEntry.Type.DIRECTORY;
         break;
       case '6':
-        type = Type.FIFO;
+        type = TarEntry.Type.FIFO;
         break;
       default:
-        type = Type.UNKNOWN;
+        type = TarEntry.Type.UNKNOWN;
         break;
     }
     if (name.length > MAX_NAME_LENGTH) {
@@ -443,9 +446,9 @@ public final class TarReader {
       atime = mtime;
       atimeNs = mtimeNs;
     }
-    if (type != Type.FILE) {
+    if (type != TarEntry.Type.FILE) {
       // Data of non-files (hardlinks with data, directories of GNU dumpdir) is skipped.
-      size2 = type == Type.HARDLINK || type == Type.UNKNOWN ? storedSize : 0;
+      size2 = type == TarEntry.Type.HARDLINK || type == TarEntry.Type.UNKNOWN ? storedSize : 0;
     }
     return new TarEntry(
         type, name, link, mode, uid, gid, uname, gname, size2, mtime, mtimeNs, atime, atimeNs,
@@ -593,19 +596,19 @@ public final class TarReader {
   }
 
   private void readOldGnuSparse(List<long[]> out, long offset) throws IOException {
-    for (int i = 0; i < 4; i++) {
-      addSparse(out, header, 386 + i * 24, offset);
+    for (int i = 0; i < TarHeader.SPARSE_IN_HEADER; i++) {
+      addSparse(out, header, Field.SPARSE.offset() + i * TarHeader.SPARSE_ENTRY, offset);
     }
-    boolean extended = header[482] != 0;
+    boolean extended = header[Field.IS_EXTENDED.offset()] != 0;
     byte[] ext = new byte[BLOCK];
     while (extended) {
       if (!readBlock(ext, false)) {
         throw new InvalidArchiveException("a truncated GNU sparse header", offset);
       }
-      for (int i = 0; i < 21; i++) {
-        addSparse(out, ext, i * 24, offset);
+      for (int i = 0; i < TarHeader.SPARSE_IN_EXTENSION; i++) {
+        addSparse(out, ext, i * TarHeader.SPARSE_ENTRY, offset);
       }
-      extended = ext[504] != 0;
+      extended = ext[TarHeader.EXTENSION_IS_EXTENDED] != 0;
     }
   }
 
@@ -622,13 +625,14 @@ public final class TarReader {
   // ---------------------------------------------------------------- numbers and fields
 
   private static void verifyChecksum(byte[] h, long offset) throws InvalidArchiveException {
-    if ((h[148] & 0x80) != 0) {
+    if ((h[Field.CHECKSUM.offset()] & 0x80) != 0) {
       // Base-256 is for sizes, ids and times; a checksum is octal. Random bytes land here.
       throw new InvalidArchiveException(
           "a header's checksum field holds no octal number: the archive is corrupt or not a tar",
           offset);
     }
-    long stored = parseNumber(h, 148, 8, "header checksum", offset);
+    long stored =
+        parseNumber(h, Field.CHECKSUM.offset(), Field.CHECKSUM.length(), "header checksum", offset);
     // One pass (every header goes through here): the unsigned sum, and the bytes over 0x7f, each
     // of which counts 256 less in the signed sum; the checksum field counts as eight spaces.
     int unsignedSum = 0;
@@ -638,7 +642,7 @@ public final class TarReader {
       unsignedSum += b & 0xff;
       high += b >>> 31;
     }
-    for (int i = 148; i < 156; i++) {
+    for (int i = Field.CHECKSUM.offset(); i < Field.CHECKSUM.end(); i++) {
       int b = h[i];
       unsignedSum += ' ' - (b & 0xff);
       high -= b >>> 31;
@@ -654,6 +658,15 @@ public final class TarReader {
               + "): the archive is corrupt or not a tar",
           offset);
     }
+  }
+
+  /** A numeric header field; failures name it in lower case ("devmajor"). */
+  private static long number(byte[] h, Field f, long offset) throws InvalidArchiveException {
+    return parseNumber(h, f.offset(), f.length(), f.name().toLowerCase(Locale.ROOT), offset);
+  }
+
+  private static byte[] field(byte[] b, Field f) {
+    return field(b, f.offset(), f.length());
   }
 
   /** Octal (with NUL/space padding) or GNU base-256 (high bit set). */

@@ -1,5 +1,7 @@
 package io.layerd.unpack;
 
+import io.layerd.sys.TarHeader;
+import io.layerd.sys.TarHeader.Field;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -15,7 +17,7 @@ import java.util.Map;
  * xattr values are written as the bytes they are. Not thread-safe.
  */
 public final class TarWriter implements AutoCloseable {
-  private static final int BLOCK = 512;
+  private static final int BLOCK = TarHeader.BLOCK;
   private final OutputStream out;
   private long written;
   private long pendingData;
@@ -52,10 +54,10 @@ public final class TarWriter implements AutoCloseable {
       name = Arrays.copyOf(name, name.length + 1);
       name[name.length - 1] = '/';
     }
-    if (name.length > 100) {
+    if (name.length > Field.NAME.length()) {
       pax.put("path", name);
     }
-    if (h.linkName().length > 100) {
+    if (h.linkName().length > Field.LINKNAME.length()) {
       pax.put("linkpath", h.linkName());
     }
     if (h.uid() > 07777777) {
@@ -119,8 +121,10 @@ public final class TarWriter implements AutoCloseable {
     out.write(
         header(
             flag,
-            name.length > 100 ? Arrays.copyOf(name, 100) : name,
-            h.linkName().length > 100 ? Arrays.copyOf(h.linkName(), 100) : h.linkName(),
+            name.length > Field.NAME.length() ? Arrays.copyOf(name, Field.NAME.length()) : name,
+            h.linkName().length > Field.LINKNAME.length()
+                ? Arrays.copyOf(h.linkName(), Field.LINKNAME.length())
+                : h.linkName(),
             h.mode(),
             Math.min(h.uid(), 07777777),
             Math.min(h.gid(), 07777777),
@@ -219,42 +223,34 @@ public final class TarWriter implements AutoCloseable {
       long devMajor,
       long devMinor) {
     byte[] h = new byte[BLOCK];
-    System.arraycopy(name, 0, h, 0, Math.min(100, name.length));
-    octal(h, 100, 8, mode & 07777);
-    octal(h, 108, 8, uid);
-    octal(h, 116, 8, gid);
-    octal(h, 124, 12, size);
-    octal(h, 136, 12, Math.max(0, Math.min(mtime, 077777777777L)));
-    h[156] = flag;
-    System.arraycopy(link, 0, h, 157, Math.min(100, link.length));
-    System.arraycopy(ascii("ustar\0"), 0, h, 257, 6);
-    h[263] = '0';
-    h[264] = '0';
+    put(h, Field.NAME, name);
+    octal(h, Field.MODE, mode & 07777);
+    octal(h, Field.UID, uid);
+    octal(h, Field.GID, gid);
+    octal(h, Field.SIZE, size);
+    octal(h, Field.MTIME, Math.max(0, Math.min(mtime, 077777777777L)));
+    h[Field.TYPEFLAG.offset()] = flag;
+    put(h, Field.LINKNAME, link);
+    put(h, Field.MAGIC, ascii(TarHeader.USTAR_MAGIC));
+    put(h, Field.VERSION, ascii(TarHeader.USTAR_VERSION));
     if (flag == '3' || flag == '4') {
-      octal(h, 329, 8, devMajor);
-      octal(h, 337, 8, devMinor);
+      octal(h, Field.DEVMAJOR, devMajor);
+      octal(h, Field.DEVMINOR, devMinor);
     }
-    Arrays.fill(h, 148, 156, (byte) ' ');
-    long sum = 0;
-    for (byte x : h) {
-      sum += x & 0xff;
-    }
-    octal(h, 148, 7, sum);
-    h[155] = ' ';
+    TarHeader.putChecksum(h, TarHeader.checksum(h));
     return h;
   }
 
-  /** Zero-padded octal in len-1 digits and a NUL. */
-  private static void octal(byte[] h, int off, int len, long v) {
-    String s = Long.toOctalString(v);
-    int digits = len - 1;
-    if (s.length() > digits) {
-      throw new IllegalArgumentException("value " + v + " does not fit a " + len + "-byte field");
+  /** As much of {@code value} as the field holds. */
+  private static void put(byte[] h, Field f, byte[] value) {
+    System.arraycopy(value, 0, h, f.offset(), Math.min(f.length(), value.length));
+  }
+
+  /** Zero-padded octal in length-1 digits and a NUL. */
+  private static void octal(byte[] h, Field f, long v) {
+    if (!TarHeader.octal(h, f, v)) {
+      throw new IllegalArgumentException(
+          "value " + v + " does not fit the " + f.length() + "-byte " + f + " field");
     }
-    for (int i = 0; i < digits - s.length(); i++) {
-      h[off + i] = '0';
-    }
-    System.arraycopy(ascii(s), 0, h, off + digits - s.length(), s.length());
-    h[off + digits] = 0;
   }
 }

@@ -64,7 +64,7 @@ class DeepTreeTest {
     List<String> cmd = new ArrayList<>(List.of(prlimit.toString(), "--nofile=256:256", "--"));
     cmd.addAll(
         ChildJvm.launcher(null, ChildJvm.Mode.ROOT)
-            .command(DeepTreeTest.class, "applyWalkAndRemove", tmp.toString()));
+            .command(DeepTreeTest::applyWalkAndRemove, tmp.toString()));
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
     byte[] out = p.getInputStream().readAllBytes();
     assertTrue(p.waitFor(5, TimeUnit.MINUTES), "the child finished");

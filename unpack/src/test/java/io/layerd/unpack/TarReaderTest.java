@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.layerd.sys.TarHeader;
 import io.layerd.testkit.EndToEndTest;
 import io.layerd.testkit.HeaderBlock;
 import io.layerd.testkit.Require;
@@ -389,7 +390,7 @@ class TarReaderTest {
             .size(data.length)
             .mtime(1)
             .typeflag('S')
-            .field(HeaderBlock.Field.PREFIX, tail)
+            .field(TarHeader.Field.PREFIX, tail)
             .toBytes();
     byte[] ext = new byte[512];
     for (int i = 4; i < SEGMENTS.length; i++) {

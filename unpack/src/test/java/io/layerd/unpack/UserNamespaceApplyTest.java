@@ -162,8 +162,7 @@ class UserNamespaceApplyTest {
     ChildJvm.call(
             u,
             Mode.USER_NAMESPACE,
-            UserNamespaceApplyTest.class,
-            "devicesFifosXattrsOwners",
+            UserNamespaceApplyTest::devicesFifosXattrsOwners,
             work.toString())
         .assertSuccess();
     // From outside: the namespace's 1000 is the user's subordinate id 999 places in.
@@ -185,8 +184,7 @@ class UserNamespaceApplyTest {
     ChildJvm.call(
             u,
             Mode.USER_NAMESPACE,
-            UserNamespaceApplyTest.class,
-            "strictDevicesAndUnmappedIds",
+            UserNamespaceApplyTest::strictDevicesAndUnmappedIds,
             workDir(u).toString())
         .assertSuccess();
   }
@@ -197,8 +195,7 @@ class UserNamespaceApplyTest {
     ChildJvm.call(
             u,
             Mode.USER_NAMESPACE,
-            UserNamespaceApplyTest.class,
-            "overlayWithUserXattrs",
+            UserNamespaceApplyTest::overlayWithUserXattrs,
             workDir(u).toString())
         .assertSuccess();
   }

@@ -1,7 +1,7 @@
 package io.layerd.daemon.containerd;
 
-import io.layerd.engine.FsInfo;
-import io.layerd.engine.Host;
+import io.layerd.engine.spi.FsInfo;
+import io.layerd.engine.spi.Host;
 import io.layerd.engine.spi.Mount;
 import io.layerd.sys.StatFs;
 import java.util.List;

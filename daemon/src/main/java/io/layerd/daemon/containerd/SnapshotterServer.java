@@ -20,6 +20,7 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -120,7 +121,7 @@ public final class SnapshotterServer implements Closeable {
       if (client != null) {
         client.close();
       }
-      group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+      Future<?> unused = group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
       throw new IOException("cannot serve containerd on " + socket + ": " + e.getMessage(), e);
     }
     LOG.info(
@@ -199,7 +200,7 @@ public final class SnapshotterServer implements Closeable {
       if (client != null) {
         client.close();
       }
-      group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+      Future<?> unused = group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
       Files.deleteIfExists(socket);
     }
   }

@@ -24,7 +24,7 @@ import io.layerd.daemon.containerd.proto.SnapshotsProto;
 import io.layerd.engine.DriverSelector;
 import io.layerd.engine.Engine;
 import io.layerd.engine.EngineConfig;
-import io.layerd.engine.Host;
+import io.layerd.engine.spi.Host;
 import io.layerd.idmap.IdMapping;
 import io.layerd.idmap.IdMappings;
 import io.layerd.idmap.IdRemapper;

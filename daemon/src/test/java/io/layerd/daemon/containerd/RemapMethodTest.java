@@ -4,9 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.layerd.daemon.containerd.RemapMethod.Kind;
-import io.layerd.engine.FsInfo;
-import io.layerd.engine.Host;
-import io.layerd.engine.KernelVersion;
+import io.layerd.engine.spi.FsInfo;
+import io.layerd.engine.spi.Host;
+import io.layerd.engine.spi.KernelVersion;
 import io.layerd.engine.spi.Mount;
 import io.layerd.sys.StatFs;
 import java.io.IOException;

@@ -1,6 +1,5 @@
 package io.layerd.engine.spi;
 
-import io.layerd.engine.Host;
 import java.nio.file.Path;
 import java.util.Map;
 

@@ -6,7 +6,7 @@ import io.layerd.sys.Fd;
 import io.layerd.sys.Names;
 import io.layerd.sys.NativeFailure;
 import io.layerd.sys.Sys;
-import io.layerd.unpack.RootedPaths;
+import io.layerd.sys.Trees;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -140,7 +140,7 @@ public final class StagedDirectories {
 
   private static void removeAll(int dirFd, byte[] name) throws IOException {
     try {
-      RootedPaths.removeAll(dirFd, name);
+      Trees.removeAll(dirFd, name);
     } catch (IOException e) {
       if (NativeFailure.errnoOf(e) != Errno.ENOENT) {
         throw e;

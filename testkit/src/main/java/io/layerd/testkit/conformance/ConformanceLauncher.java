@@ -15,10 +15,10 @@ import org.junit.platform.launcher.listeners.TestExecutionSummary;
 
 /**
  * Runs a JUnit test class through the JUnit Platform launcher, for a {@link
- * io.layerd.testkit.ChildJvm} scenario: {@code ChildJvm.call(user, mode, ConformanceLauncher.class,
- * "run", "com.example.SomeConformanceTest")}. Tests tagged {@value Tiers#USERNS} are left out (they
- * are the ones that start such children). Prints a one-line count and any failures to standard
- * output, and throws an AssertionError when a test failed or none ran.
+ * io.layerd.testkit.ChildJvm} scenario: {@code ChildJvm.call(user, mode, ConformanceLauncher::run,
+ * "com.example.SomeConformanceTest")}. Tests tagged {@value Tiers#USERNS} are left out (they are
+ * the ones that start such children). Prints a one-line count and any failures to standard output,
+ * and throws an AssertionError when a test failed or none ran.
  */
 public final class ConformanceLauncher {
   private ConformanceLauncher() {}

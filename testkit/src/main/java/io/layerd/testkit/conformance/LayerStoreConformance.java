@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import io.layerd.testkit.ChildJvm;
-import io.layerd.testkit.Require;
+import io.layerd.testkit.RootTest;
 import io.layerd.testkit.TarBuilder;
 import io.layerd.testkit.TestFiles;
 import io.layerd.testkit.TestUser;
@@ -30,7 +30,6 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
 
 /**
  * The one conformance suite every storage driver runs, through the engine, in Docker's graph-driver
@@ -76,9 +75,10 @@ public abstract class LayerStoreConformance {
    */
   protected abstract LayerStoreUnderTest open(Path dataRoot, long idShift) throws IOException;
 
+  // Every check is a @RootTest (tier "root"): real root, or root in a user namespace, since layers
+  // hold files of many owners.
   @BeforeEach
   void openStore() throws IOException {
-    Require.root(); // real root, or root in a user namespace: layers hold files of many owners
     base = Files.createTempDirectory("layerd-conformance-");
     store = open(base.resolve("root"), 0);
   }
@@ -98,7 +98,7 @@ public abstract class LayerStoreConformance {
 
   // ------------------------------------------------------------------ checks
 
-  @Test
+  @RootTest
   void createAndRemove() throws IOException {
     store.create("base", null);
     assertTrue(store.exists("base"));
@@ -133,7 +133,7 @@ public abstract class LayerStoreConformance {
     assertNoNameUnder(store.dataRoot(), "escape");
   }
 
-  @Test
+  @RootTest
   void parentChains() throws IOException {
     String parent = null;
     for (int i = 1; i <= 5; i++) {
@@ -173,7 +173,7 @@ public abstract class LayerStoreConformance {
         "changes against an older ancestor");
   }
 
-  @Test
+  @RootTest
   void readWriteLayersAsParents() throws IOException {
     // Docker's container life: image layer, C-init (written by dockerd), C on top of C-init.
     layer(
@@ -225,7 +225,7 @@ public abstract class LayerStoreConformance {
     assertTrue(n.get("bin/sh").isEmpty(), "the deletion travels as a whiteout");
   }
 
-  @Test
+  @RootTest
   void getAndPutAreCounted() throws IOException {
     layer("l", null, TarBuilder.create().file("f", "x"));
     boolean mounts = has("NEEDS_MOUNT");
@@ -261,7 +261,7 @@ public abstract class LayerStoreConformance {
     }
   }
 
-  @Test
+  @RootTest
   void applyDiffThenDiffRoundTrip() throws IOException {
     layer(
         "base",
@@ -309,7 +309,7 @@ public abstract class LayerStoreConformance {
     assertTrue(tree("child2").get("empty").isEmpty());
   }
 
-  @Test
+  @RootTest
   void changesAndDiffSize() throws IOException {
     layer(
         "parent",
@@ -354,7 +354,7 @@ public abstract class LayerStoreConformance {
     assertEquals(360, store.diffSize("child", null), "300 + 10 + 50: deletions weigh nothing");
   }
 
-  @Test
+  @RootTest
   void whiteoutsAndOpaqueDirectoriesAcrossLayers() throws IOException {
     layer(
         "l1",
@@ -392,7 +392,7 @@ public abstract class LayerStoreConformance {
     TreeManifest.assertSame(tree("l2"), tree("l2again"));
   }
 
-  @Test
+  @RootTest
   void hardlinks() throws IOException {
     layer(
         "l1",
@@ -421,7 +421,7 @@ public abstract class LayerStoreConformance {
     TreeManifest.assertSame(t1, tree("l1again"));
   }
 
-  @Test
+  @RootTest
   void xattrs() throws IOException {
     Assumptions.assumeTrue(has("XATTRS"), "the driver does not declare XATTRS");
     byte[] binary = {0, 1, 2, (byte) 0xff, '"'};
@@ -463,7 +463,7 @@ public abstract class LayerStoreConformance {
     TreeManifest.assertSame(t1, tree("l1again"));
   }
 
-  @Test
+  @RootTest
   void ownersThroughAnIdMapping() throws IOException {
     TarBuilder t =
         TarBuilder.create()
@@ -522,7 +522,7 @@ public abstract class LayerStoreConformance {
     assertEquals(uid + ":" + gid, e.uid() + ":" + e.gid(), "owner of " + path);
   }
 
-  @Test
+  @RootTest
   void removalOfALayerWithChildrenIsRefused() throws IOException {
     layer("p", null, TarBuilder.create().file("f", "p"));
     store.create("c", "p");
@@ -539,7 +539,7 @@ public abstract class LayerStoreConformance {
     assertFalse(store.exists("p") || store.exists("c") || store.exists("w"));
   }
 
-  @Test
+  @RootTest
   void devicesAndFifos() throws IOException {
     layer(
         "l1",
@@ -574,7 +574,7 @@ public abstract class LayerStoreConformance {
     TreeManifest.assertSame(tree("l1"), tree("l1again"));
   }
 
-  @Test
+  @RootTest
   void recoveryAfterACrash() throws IOException {
     layer("p", null, TarBuilder.create().dir("etc/").file("etc/conf", "p"));
     store.createReadWrite("w", "p");
@@ -618,7 +618,7 @@ public abstract class LayerStoreConformance {
     }
   }
 
-  @Test
+  @RootTest
   void applyDiffOfATruncatedTarRollsBackToTheCreatedLayer() throws IOException {
     layer("p", null, TarBuilder.create().file("f", "p"));
     byte[] tar = TarBuilder.create().file("one", 1000).file("two", 100_000).build();
@@ -644,7 +644,7 @@ public abstract class LayerStoreConformance {
     ChildJvm.Result r =
         ChildJvm.launcher(TestUser.standard(), ChildJvm.Mode.USER_NAMESPACE)
             .timeout(Duration.ofMinutes(4))
-            .call(ConformanceLauncher.class, "run", getClass().getName());
+            .call(ConformanceLauncher::run, getClass().getName());
     System.out.println(r.stdout());
     r.assertSuccess();
   }

@@ -115,7 +115,7 @@ public final class ImageUnpacker {
   public ImageResult unpack(Path image, Path dest) throws IOException {
     Objects.requireNonNull(dest, "dest");
     try (BlobStore store = BlobStore.open(image)) {
-      Plan plan = plan(store, image.toString());
+      Plan plan = Plan.read(store, image.toString(), platform, ref);
       List<ApplyResult> results = Staging.into(dest, root -> apply(store, plan, root), notes);
       return new ImageResult(
           plan.format(),
@@ -126,19 +126,6 @@ public final class ImageUnpacker {
           results,
           plan.warnings());
     }
-  }
-
-  private Plan plan(BlobStore store, String image) throws IOException {
-    if (store.find("index.json") != null || store.find("oci-layout") != null) {
-      return OciLayout.plan(store, image, platform, ref);
-    }
-    if (store.find("manifest.json") != null) {
-      return DockerSave.plan(store, image, platform, ref);
-    }
-    throw new ImageException(
-        image
-            + " is neither an OCI image layout (no index.json) nor a docker-save archive (no"
-            + " manifest.json)");
   }
 
   private List<ApplyResult> apply(BlobStore store, Plan plan, int rootFd) throws IOException {

@@ -1,5 +1,6 @@
 package io.layerd.unpack.image;
 
+import java.io.IOException;
 import java.util.List;
 
 /**
@@ -17,6 +18,24 @@ record Plan(
   Plan {
     layers = List.copyOf(layers);
     warnings = List.copyOf(warnings);
+  }
+
+  /**
+   * The plan of the image in {@code store}: an OCI layout when it has index.json or oci-layout,
+   * else a docker-save archive when it has manifest.json.
+   */
+  static Plan read(BlobStore store, String image, Platform platform, String ref)
+      throws IOException {
+    if (store.find("index.json") != null || store.find("oci-layout") != null) {
+      return OciLayout.plan(store, image, platform, ref);
+    }
+    if (store.find("manifest.json") != null) {
+      return DockerSave.plan(store, image, platform, ref);
+    }
+    throw new ImageException(
+        image
+            + " is neither an OCI image layout (no index.json) nor a docker-save archive (no"
+            + " manifest.json)");
   }
 
   /**

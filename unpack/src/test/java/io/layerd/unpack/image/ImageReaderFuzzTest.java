@@ -11,6 +11,7 @@ import io.layerd.testkit.TestData;
 import io.layerd.testkit.TestFiles;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -84,8 +85,12 @@ class ImageReaderFuzzTest {
     out.add(tagged(1, Files.readAllBytes(save.resolve("manifest.json"))));
     out.add(
         tagged(0, Files.readAllBytes(TestData.file("images/busybox-1.38.0-glibc-oci/index.json"))));
-    out.add(tagged(0, "{\"schemaVersion\":2,\"manifests\":[]}".getBytes()));
-    out.add(tagged(1, "[{\"Config\":\"../../etc/passwd\",\"Layers\":[\"/\"]}]".getBytes()));
+    out.add(tagged(0, "{\"schemaVersion\":2,\"manifests\":[]}".getBytes(StandardCharsets.UTF_8)));
+    out.add(
+        tagged(
+            1,
+            "[{\"Config\":\"../../etc/passwd\",\"Layers\":[\"/\"]}]"
+                .getBytes(StandardCharsets.UTF_8)));
     return out.stream();
   }
 

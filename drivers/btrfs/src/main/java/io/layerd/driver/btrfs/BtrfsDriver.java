@@ -1,12 +1,12 @@
 package io.layerd.driver.btrfs;
 
-import io.layerd.engine.FsInfo;
-import io.layerd.engine.Host;
-import io.layerd.engine.LayerIds;
 import io.layerd.engine.spi.Capability;
 import io.layerd.engine.spi.DeletionForm;
 import io.layerd.engine.spi.Driver;
 import io.layerd.engine.spi.DriverContext;
+import io.layerd.engine.spi.FsInfo;
+import io.layerd.engine.spi.Host;
+import io.layerd.engine.spi.LayerIds;
 import io.layerd.engine.spi.Mount;
 import io.layerd.sys.Fd;
 import io.layerd.sys.Sys;

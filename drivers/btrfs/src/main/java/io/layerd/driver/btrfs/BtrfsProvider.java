@@ -1,11 +1,11 @@
 package io.layerd.driver.btrfs;
 
-import io.layerd.engine.FsInfo;
-import io.layerd.engine.Host;
 import io.layerd.engine.spi.Driver;
 import io.layerd.engine.spi.DriverContext;
 import io.layerd.engine.spi.DriverProvider;
 import io.layerd.engine.spi.DriverRefusal;
+import io.layerd.engine.spi.FsInfo;
+import io.layerd.engine.spi.Host;
 import io.layerd.engine.spi.Probe;
 import io.layerd.sys.Fd;
 import io.layerd.sys.StatFs;

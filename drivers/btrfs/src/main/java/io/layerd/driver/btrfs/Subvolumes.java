@@ -5,7 +5,7 @@ import io.layerd.sys.Fd;
 import io.layerd.sys.Names;
 import io.layerd.sys.NativeFailure;
 import io.layerd.sys.Sys;
-import io.layerd.unpack.RootedPaths;
+import io.layerd.sys.Trees;
 import java.io.IOException;
 
 /**
@@ -68,7 +68,7 @@ final class Subvolumes {
         throw e;
       }
       try {
-        RootedPaths.removeAll(dirFd, n);
+        Trees.removeAll(dirFd, n);
       } catch (IOException rmdir) {
         rmdir.addSuppressed(e);
         throw rmdir;

@@ -5,13 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.layerd.engine.FsInfo;
-import io.layerd.engine.Host;
-import io.layerd.engine.KernelVersion;
 import io.layerd.engine.spi.DeletionForm;
 import io.layerd.engine.spi.DriverContext;
 import io.layerd.engine.spi.DriverProvider;
 import io.layerd.engine.spi.DriverRefusal;
+import io.layerd.engine.spi.FsInfo;
+import io.layerd.engine.spi.Host;
+import io.layerd.engine.spi.KernelVersion;
 import io.layerd.sys.StatFs;
 import io.layerd.sys.Sys;
 import java.io.IOException;

@@ -6,9 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.layerd.engine.DriverFixtures;
 import io.layerd.engine.DriverSelector;
-import io.layerd.engine.FsInfo;
-import io.layerd.engine.Host;
 import io.layerd.engine.spi.DriverProvider;
+import io.layerd.engine.spi.FsInfo;
+import io.layerd.engine.spi.Host;
 import io.layerd.sys.StatFs;
 import io.layerd.testkit.LoopBtrfs;
 import io.layerd.testkit.Require;

@@ -1,12 +1,12 @@
 package io.layerd.driver.fuseoverlayfs;
 
-import io.layerd.engine.Host;
-import io.layerd.engine.LayerIds;
 import io.layerd.engine.spi.Capability;
 import io.layerd.engine.spi.DeletionForm;
 import io.layerd.engine.spi.Driver;
 import io.layerd.engine.spi.DriverContext;
 import io.layerd.engine.spi.DriverRefusal;
+import io.layerd.engine.spi.Host;
+import io.layerd.engine.spi.LayerIds;
 import io.layerd.engine.spi.Mount;
 import io.layerd.engine.spi.StagedDirectories;
 import io.layerd.sys.Names;

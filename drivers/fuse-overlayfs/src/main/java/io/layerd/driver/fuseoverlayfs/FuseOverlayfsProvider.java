@@ -1,20 +1,20 @@
 package io.layerd.driver.fuseoverlayfs;
 
-import io.layerd.engine.Host;
-import io.layerd.engine.Mounter;
 import io.layerd.engine.spi.DeletionForm;
 import io.layerd.engine.spi.Driver;
 import io.layerd.engine.spi.DriverContext;
 import io.layerd.engine.spi.DriverProvider;
 import io.layerd.engine.spi.DriverRefusal;
+import io.layerd.engine.spi.Host;
 import io.layerd.engine.spi.Mount;
+import io.layerd.engine.spi.Mounter;
 import io.layerd.engine.spi.Probe;
 import io.layerd.sys.Fd;
 import io.layerd.sys.Names;
 import io.layerd.sys.NativeFailure;
 import io.layerd.sys.Stat;
 import io.layerd.sys.Sys;
-import io.layerd.unpack.RootedPaths;
+import io.layerd.sys.Trees;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
@@ -253,7 +253,7 @@ public final class FuseOverlayfsProvider implements DriverProvider {
           + opaque;
     } finally {
       try (Fd h = Sys.openDirectory(home.toString())) {
-        RootedPaths.removeAll(h.get(), name);
+        Trees.removeAll(h.get(), name);
       }
       if (madeHome) {
         Files.deleteIfExists(home);

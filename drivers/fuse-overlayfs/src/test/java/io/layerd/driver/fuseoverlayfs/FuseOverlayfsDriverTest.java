@@ -5,11 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.layerd.engine.Host;
 import io.layerd.engine.spi.Capability;
 import io.layerd.engine.spi.DeletionForm;
 import io.layerd.engine.spi.DriverContext;
 import io.layerd.engine.spi.DriverRefusal;
+import io.layerd.engine.spi.Host;
 import io.layerd.engine.spi.Mount;
 import java.io.IOException;
 import java.nio.file.FileAlreadyExistsException;

@@ -5,10 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.layerd.engine.Host;
-import io.layerd.engine.KernelVersion;
 import io.layerd.engine.spi.DriverContext;
 import io.layerd.engine.spi.DriverRefusal;
+import io.layerd.engine.spi.Host;
+import io.layerd.engine.spi.KernelVersion;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.layerd.engine.DriverFixtures;
 import io.layerd.engine.DriverSelector;
-import io.layerd.engine.Host;
 import io.layerd.engine.spi.DriverProvider;
+import io.layerd.engine.spi.Host;
 import io.layerd.testkit.Require;
 import io.layerd.testkit.RootTest;
 import java.util.List;

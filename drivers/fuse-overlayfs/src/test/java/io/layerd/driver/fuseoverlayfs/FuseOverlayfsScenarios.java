@@ -9,8 +9,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.layerd.engine.DriverFixtures;
 import io.layerd.engine.Engine;
-import io.layerd.engine.Mounter;
 import io.layerd.engine.spi.DriverRefusal;
+import io.layerd.engine.spi.Mounter;
 import io.layerd.engine.spi.Probe;
 import io.layerd.sys.Names;
 import io.layerd.sys.Stat;

@@ -3,6 +3,7 @@ package io.layerd.driver.fuseoverlayfs;
 import io.layerd.testkit.ChildJvm;
 import io.layerd.testkit.DevFuse;
 import io.layerd.testkit.Require;
+import io.layerd.testkit.Scenario;
 import io.layerd.testkit.TestUser;
 import io.layerd.testkit.UserNsTest;
 
@@ -16,7 +17,8 @@ class FuseOverlayfsUserNsTest {
    * /dev/fuse set to {@code devFuseMode} meanwhile; its first argument is a data-root the user
    * owns.
    */
-  private static void run(String devFuseMode, String scenario, String... args) throws Exception {
+  @SuppressWarnings("try") // the device keeps its mode while the scenario runs
+  private static void run(String devFuseMode, Scenario scenario, String... args) throws Exception {
     Require.command("fuse-overlayfs");
     Require.fuse();
     TestUser user = TestUser.standard();
@@ -25,23 +27,22 @@ class FuseOverlayfsUserNsTest {
       String[] all = new String[args.length + 1];
       all[0] = dir.dataRoot.toString();
       System.arraycopy(args, 0, all, 1, args.length);
-      ChildJvm.call(user, ChildJvm.Mode.USER_NAMESPACE, FuseOverlayfsScenarios.class, scenario, all)
-          .assertSuccess();
+      ChildJvm.call(user, ChildJvm.Mode.USER_NAMESPACE, scenario, all).assertSuccess();
     }
   }
 
   @UserNsTest
   void engineRoundTripInAUserNamespace() throws Exception {
-    run("rw-rw-rw-", "engineRoundTrip", "user.overlay.opaque");
+    run("rw-rw-rw-", FuseOverlayfsScenarios::engineRoundTrip, "user.overlay.opaque");
   }
 
   @UserNsTest
   void probeInAUserNamespace() throws Exception {
-    run("rw-rw-rw-", "probeUsable", "user.overlay.opaque");
+    run("rw-rw-rw-", FuseOverlayfsScenarios::probeUsable, "user.overlay.opaque");
   }
 
   @UserNsTest
   void aClosedFuseDeviceIsNamedWithItsMode() throws Exception {
-    run("rw-------", "deviceRefused");
+    run("rw-------", FuseOverlayfsScenarios::deviceRefused);
   }
 }

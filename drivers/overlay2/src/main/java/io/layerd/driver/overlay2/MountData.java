@@ -1,7 +1,7 @@
 package io.layerd.driver.overlay2;
 
-import io.layerd.engine.Mounter;
 import io.layerd.engine.spi.Mount;
+import io.layerd.engine.spi.Mounter;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;

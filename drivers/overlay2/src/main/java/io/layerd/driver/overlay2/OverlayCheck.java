@@ -1,11 +1,11 @@
 package io.layerd.driver.overlay2;
 
-import io.layerd.engine.FsInfo;
-import io.layerd.engine.Host;
-import io.layerd.engine.Mounter;
 import io.layerd.engine.spi.DriverContext;
 import io.layerd.engine.spi.DriverRefusal;
+import io.layerd.engine.spi.FsInfo;
+import io.layerd.engine.spi.Host;
 import io.layerd.engine.spi.Mount;
+import io.layerd.engine.spi.Mounter;
 import io.layerd.sys.DirEntry;
 import io.layerd.sys.Errno;
 import io.layerd.sys.Fd;
@@ -13,7 +13,7 @@ import io.layerd.sys.Names;
 import io.layerd.sys.NativeFailure;
 import io.layerd.sys.StatFs;
 import io.layerd.sys.Sys;
-import io.layerd.unpack.RootedPaths;
+import io.layerd.sys.Trees;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -381,7 +381,7 @@ final class OverlayCheck {
     Mounter.unmount(scratch.resolve("load/m"));
     Path parent = scratch.getParent();
     try (Fd d = Sys.openDirectory(parent.toString())) {
-      RootedPaths.removeAll(d.get(), scratch.getFileName().toString());
+      Trees.removeAll(d.get(), scratch.getFileName().toString());
     }
   }
 }

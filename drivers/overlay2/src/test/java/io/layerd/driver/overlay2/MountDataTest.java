@@ -7,8 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.layerd.engine.Mounter;
 import io.layerd.engine.spi.Mount;
+import io.layerd.engine.spi.Mounter;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -67,7 +67,7 @@ class Overlay2MountTest {
 
   @UserNsTest
   void aChainOf130LayersMountsInAUserNamespace() {
-    ChildJvm.call(TestUser.standard(), ChildJvm.Mode.USER_NAMESPACE, Scenarios.class, "deepChain")
+    ChildJvm.call(TestUser.standard(), ChildJvm.Mode.USER_NAMESPACE, Scenarios::deepChain)
         .assertSuccess();
   }
 
@@ -147,8 +147,7 @@ class Overlay2MountTest {
 
   @UserNsTest
   void theNativeDiffAgreesInAUserNamespace() {
-    ChildJvm.call(
-            TestUser.standard(), ChildJvm.Mode.USER_NAMESPACE, Scenarios.class, "nativeDiffAgrees")
+    ChildJvm.call(TestUser.standard(), ChildJvm.Mode.USER_NAMESPACE, Scenarios::nativeDiffAgrees)
         .assertSuccess();
   }
 
@@ -277,7 +276,7 @@ class Overlay2MountTest {
     Path dataRoot = Files.createDirectory(tmp.resolve("root"));
     var ctx =
         new io.layerd.engine.spi.DriverContext(
-            dataRoot, dataRoot.resolve("overlay2"), io.layerd.engine.Host.current(), Map.of());
+            dataRoot, dataRoot.resolve("overlay2"), io.layerd.engine.spi.Host.current(), Map.of());
     Overlay2DriverProvider p =
         new Overlay2DriverProvider(tmp.resolve("no-such-module"), OverlayCheck.REAL_DTYPE);
     String reasons = String.join("\n", p.probe(ctx).reasons());
@@ -290,8 +289,7 @@ class Overlay2MountTest {
 
   @UserNsTest
   void statusCapabilitiesAndTheProbeInAUserNamespace() {
-    ChildJvm.call(
-            TestUser.standard(), ChildJvm.Mode.USER_NAMESPACE, Scenarios.class, "statusAndProbe")
+    ChildJvm.call(TestUser.standard(), ChildJvm.Mode.USER_NAMESPACE, Scenarios::statusAndProbe)
         .assertSuccess();
   }
 
@@ -299,7 +297,7 @@ class Overlay2MountTest {
     Files.createDirectories(dataRoot);
     var ctx =
         new io.layerd.engine.spi.DriverContext(
-            dataRoot, dataRoot.resolve("overlay2"), io.layerd.engine.Host.current(), Map.of());
+            dataRoot, dataRoot.resolve("overlay2"), io.layerd.engine.spi.Host.current(), Map.of());
     List<String> reasons = new Overlay2DriverProvider().probe(ctx).reasons();
     String all = String.join("\n", reasons);
     assertTrue(all.contains("test mount of two lower directories"), all);
@@ -379,7 +377,7 @@ class Overlay2MountTest {
 
   static void removeTree(Path p) throws IOException {
     try (Fd d = Sys.openDirectory(p.getParent().toString())) {
-      io.layerd.unpack.RootedPaths.removeAll(d.get(), p.getFileName().toString());
+      io.layerd.sys.Trees.removeAll(d.get(), p.getFileName().toString());
     }
   }
 

@@ -1,11 +1,11 @@
 package io.layerd.driver.vfs;
 
-import io.layerd.engine.FsInfo;
-import io.layerd.engine.LayerIds;
 import io.layerd.engine.spi.Capability;
 import io.layerd.engine.spi.DeletionForm;
 import io.layerd.engine.spi.Driver;
 import io.layerd.engine.spi.DriverContext;
+import io.layerd.engine.spi.FsInfo;
+import io.layerd.engine.spi.LayerIds;
 import io.layerd.engine.spi.Mount;
 import io.layerd.engine.spi.StagedDirectories;
 import io.layerd.sys.Fd;

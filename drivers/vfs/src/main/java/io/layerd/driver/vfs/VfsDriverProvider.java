@@ -1,9 +1,9 @@
 package io.layerd.driver.vfs;
 
-import io.layerd.engine.FsInfo;
 import io.layerd.engine.spi.Driver;
 import io.layerd.engine.spi.DriverContext;
 import io.layerd.engine.spi.DriverProvider;
+import io.layerd.engine.spi.FsInfo;
 import io.layerd.engine.spi.Probe;
 import io.layerd.sys.Fd;
 import io.layerd.sys.Sys;

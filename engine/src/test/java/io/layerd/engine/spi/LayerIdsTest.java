@@ -1,4 +1,4 @@
-package io.layerd.engine;
+package io.layerd.engine.spi;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

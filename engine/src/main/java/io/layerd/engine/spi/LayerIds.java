@@ -1,4 +1,4 @@
-package io.layerd.engine;
+package io.layerd.engine.spi;
 
 /** Layer ids are file names inside the data-root: they are checked before any use. */
 public final class LayerIds {

@@ -1,4 +1,4 @@
-package io.layerd.engine;
+package io.layerd.engine.spi;
 
 import io.layerd.sys.StatFs;
 import io.layerd.sys.Sys;

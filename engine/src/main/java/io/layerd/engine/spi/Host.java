@@ -1,5 +1,6 @@
-package io.layerd.engine;
+package io.layerd.engine.spi;
 
+import io.layerd.sys.Executables;
 import io.layerd.sys.Sys;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -128,23 +129,6 @@ public final class Host {
 
   /** The first executable {@code name} on PATH (or the name itself when it is a path). */
   public static Optional<Path> which(String name) {
-    if (name.contains("/")) {
-      Path p = Path.of(name);
-      return Files.isExecutable(p) ? Optional.of(p) : Optional.empty();
-    }
-    String path = System.getenv("PATH");
-    if (path == null || path.isEmpty()) {
-      path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-    }
-    for (String dir : path.split(":")) {
-      if (dir.isEmpty()) {
-        continue;
-      }
-      Path p = Path.of(dir, name);
-      if (Files.isRegularFile(p) && Files.isExecutable(p)) {
-        return Optional.of(p);
-      }
-    }
-    return Optional.empty();
+    return Executables.which(name);
   }
 }

@@ -1,4 +1,4 @@
-package io.layerd.engine;
+package io.layerd.engine.spi;
 
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;

@@ -1,6 +1,5 @@
-package io.layerd.engine;
+package io.layerd.engine.spi;
 
-import io.layerd.engine.spi.Mount;
 import io.layerd.sys.Errno;
 import io.layerd.sys.NativeFailure;
 import io.layerd.sys.StatFs;
