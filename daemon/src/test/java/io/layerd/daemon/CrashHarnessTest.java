@@ -133,6 +133,10 @@ class CrashHarnessTest {
         } finally {
           again.stop();
         }
+        // A clean stop releases every mount, adopted ones included.
+        assertTrue(
+            !Files.readString(Path.of("/proc/self/mountinfo")).contains(root.toString()),
+            where + ": a mount is left under " + root + " after a clean stop");
       }
       System.out.printf(
           "crash harness (%s): seed %d: %d trials, %d SIGKILLs during an operation, %d with layers"
@@ -175,9 +179,17 @@ class CrashHarnessTest {
     try (Stream<Path> s = Files.list(root.resolve("staging"))) {
       assertEquals(List.of(), s.toList(), where + ": staging left");
     }
-    assertTrue(
-        !Files.readString(Path.of("/proc/self/mountinfo")).contains(root.toString()),
-        where + ": a mount is left under " + root);
+    // A layer got before the kill keeps its mount: the engine adopts it with one reference (issue
+    // 14, defect 8: dockerd's Put for that Get must not fail), so only a layer's mount may be left.
+    for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+      String[] f = line.split(" ");
+      if (f.length > 4 && f[4].startsWith(root.toString())) {
+        String rest = root.relativize(Path.of(f[4])).toString();
+        assertTrue(
+            records.stream().anyMatch(id -> rest.contains(id)),
+            where + ": a mount under " + root + " that belongs to no layer: " + f[4]);
+      }
+    }
 
     for (String id : records) {
       JsonNode m = meta.get(id);
