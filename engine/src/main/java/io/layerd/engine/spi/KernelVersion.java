@@ -1,5 +1,6 @@
 package io.layerd.engine.spi;
 
+import java.util.Comparator;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -9,6 +10,11 @@ import java.util.regex.Pattern;
  */
 public record KernelVersion(int major, int minor, int patch, String release)
     implements Comparable<KernelVersion> {
+  private static final Comparator<KernelVersion> ORDER =
+      Comparator.comparingInt((KernelVersion v) -> v.major)
+          .thenComparingInt(v -> v.minor)
+          .thenComparingInt(v -> v.patch);
+
   private static final Pattern VERSION = Pattern.compile("^(\\d+)\\.(\\d+)(?:\\.(\\d+))?");
 
   /** Parses a release string; fails with a message naming it when it does not start with N.N. */
@@ -31,13 +37,7 @@ public record KernelVersion(int major, int minor, int patch, String release)
 
   @Override
   public int compareTo(KernelVersion o) {
-    if (major != o.major) {
-      return Integer.compare(major, o.major);
-    }
-    if (minor != o.minor) {
-      return Integer.compare(minor, o.minor);
-    }
-    return Integer.compare(patch, o.patch);
+    return ORDER.compare(this, o);
   }
 
   @Override

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -15,6 +16,11 @@ import java.util.regex.Pattern;
  */
 record FuseOverlayfsVersion(int major, int minor, int patch)
     implements Comparable<FuseOverlayfsVersion> {
+  private static final Comparator<FuseOverlayfsVersion> ORDER =
+      Comparator.comparingInt((FuseOverlayfsVersion v) -> v.major)
+          .thenComparingInt(v -> v.minor)
+          .thenComparingInt(v -> v.patch);
+
   private static final Pattern LINE =
       Pattern.compile("fuse-overlayfs:\\s+version\\s+(\\d+)\\.(\\d+)(?:\\.(\\d+))?");
 
@@ -71,13 +77,7 @@ record FuseOverlayfsVersion(int major, int minor, int patch)
 
   @Override
   public int compareTo(FuseOverlayfsVersion o) {
-    if (major != o.major) {
-      return Integer.compare(major, o.major);
-    }
-    if (minor != o.minor) {
-      return Integer.compare(minor, o.minor);
-    }
-    return Integer.compare(patch, o.patch);
+    return ORDER.compare(this, o);
   }
 
   @Override
