@@ -211,7 +211,7 @@ final class GraphDriverService implements Closeable {
   long applyDiff(String id, String parent, InputStream tar) throws IOException {
     Engine e = engine();
     ApplyResult r = e.applyDiff(id, parent, tar);
-    LOG.debug("applied {}: {} entries, diffID {}", id, r.entries(), r.diffId());
+    LOG.debug("applied {}: {} entries, diffID {}", id, r.counts().entries(), r.digests().diffId());
     return e.store().get(id).map(LayerMeta::size).orElse(0L);
   }
 

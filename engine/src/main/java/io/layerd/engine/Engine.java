@@ -504,9 +504,9 @@ public final class Engine implements Closeable {
           // the overlay forms, the diff directory's changes (a walk of that directory only).
           long size =
               driver.deletionForm() == DeletionForm.ABSENT || !graphDriver
-                  ? r.fileBytes()
+                  ? r.counts().fileBytes()
                   : changes0(id, m.parent()).size();
-          store.put(m.withDiff(r.diffId(), size).withApplying(false));
+          store.put(m.withDiff(r.digests().diffId(), size).withApplying(false));
           return r;
         });
   }
@@ -637,7 +637,7 @@ public final class Engine implements Closeable {
             } finally {
               fl.unlock();
             }
-            store.put(m.withDiff(r.diffId(), r.fileBytes()).withApplying(false));
+            store.put(m.withDiff(r.digests().diffId(), r.counts().fileBytes()).withApplying(false));
             return r;
           });
     } catch (IOException | RuntimeException e) {

@@ -9,6 +9,7 @@ import io.layerd.idmap.Problems;
 import io.layerd.idmap.RangeOrigin;
 import io.layerd.idmap.SubIdRange;
 import io.layerd.idmap.UserAccount;
+import io.layerd.unpack.ApplyResult;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -36,6 +37,29 @@ final class Json {
     m.put("name", u.name());
     m.put("uid", u.uid());
     m.put("gid", u.gid());
+    return m;
+  }
+
+  /** What applying a layer did, flat: the keys of {@code unpack --json}'s "layers". */
+  static Map<String, Object> layer(ApplyResult r) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("layer", r.layer());
+    m.put("compression", r.digests().compression());
+    m.put("entries", r.counts().entries());
+    m.put("compressedSize", r.digests().compressedSize());
+    m.put("uncompressedSize", r.digests().uncompressedSize());
+    m.put("digest", r.digests().digest());
+    m.put("diffId", r.digests().diffId());
+    m.put("files", r.counts().files());
+    m.put("fileBytes", r.counts().fileBytes());
+    m.put("directories", r.counts().directories());
+    m.put("symlinks", r.counts().symlinks());
+    m.put("hardlinks", r.counts().hardlinks());
+    m.put("whiteouts", r.counts().whiteouts());
+    m.put("skippedDevices", r.skipped().devices());
+    m.put("refusedXattrs", r.skipped().xattrs());
+    m.put("keptOwners", r.skipped().owners());
+    m.put("warnings", r.warnings());
     return m;
   }
 

@@ -196,7 +196,7 @@ final class UnpackCommand implements Callable<Integer>, UsesUserNamespace {
       Map<String, Object> about,
       List<String> warnings)
       throws IOException {
-    long dropped = results.stream().mapToLong(ApplyResult::keptOwners).sum();
+    long dropped = results.stream().mapToLong(r -> r.skipped().owners()).sum();
     if (dropped > 0 && io.layerd.sys.Sys.geteuid() != 0) {
       // A plain user outside a user namespace: no owner could be given (see Options.applier).
       warnings = new ArrayList<>(warnings);
@@ -214,7 +214,7 @@ final class UnpackCommand implements Callable<Integer>, UsesUserNamespace {
       Map<String, Object> doc = new LinkedHashMap<>();
       doc.put("destination", dest.toAbsolutePath().toString());
       doc.putAll(about);
-      doc.put("layers", results);
+      doc.put("layers", results.stream().map(Json::layer).toList());
       if (!warnings.isEmpty()) {
         doc.put("warnings", warnings);
       }
@@ -230,21 +230,21 @@ final class UnpackCommand implements Callable<Integer>, UsesUserNamespace {
         out.println(
             r.layer()
                 + ": "
-                + r.compression().label()
+                + r.digests().compression().label()
                 + ", "
-                + r.entries()
+                + r.counts().entries()
                 + " entries ("
-                + r.files()
+                + r.counts().files()
                 + " files, "
-                + r.directories()
+                + r.counts().directories()
                 + " dirs, "
-                + r.symlinks()
+                + r.counts().symlinks()
                 + " symlinks, "
-                + r.hardlinks()
+                + r.counts().hardlinks()
                 + " hardlinks, "
-                + r.whiteouts()
+                + r.counts().whiteouts()
                 + " whiteouts), diffID "
-                + r.diffId());
+                + r.digests().diffId());
         for (String w : r.warnings()) {
           err.println("warning: " + r.layer() + ": " + w);
         }

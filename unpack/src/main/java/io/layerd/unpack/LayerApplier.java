@@ -278,7 +278,7 @@ public final class LayerApplier {
       } finally {
         run.releaseDirRef(); // the writers' jobs hold their own references
       }
-      LayerStream.Digests d;
+      ApplyResult.Digests d;
       try {
         d = stream.finish();
       } catch (IOException ex) {
@@ -292,21 +292,16 @@ public final class LayerApplier {
       LayerPipeline.traceSince("applied (CPU of the apply)", cpu);
       return new ApplyResult(
           layerName,
-          d.compression(),
-          run.entries,
-          d.compressedSize(),
-          d.uncompressedSize(),
-          d.digest(),
-          d.diffId(),
-          run.files,
-          run.fileBytes,
-          run.dirs,
-          run.symlinks,
-          run.hardlinks,
-          run.whiteoutCount,
-          run.skippedDevices,
-          run.refusedXattrs.get(),
-          run.keptOwners,
+          d,
+          new ApplyResult.Counts(
+              run.entries,
+              run.files,
+              run.fileBytes,
+              run.dirs,
+              run.symlinks,
+              run.hardlinks,
+              run.whiteoutCount),
+          new ApplyResult.Skipped(run.skippedDevices, run.refusedXattrs.get(), run.keptOwners),
           run.warnings());
     }
   }

@@ -127,7 +127,7 @@ final class LayerPipeline implements AutoCloseable {
    * Reads what is left of the tar (the diffID covers bytes after the end-of-archive blocks) and
    * returns both digests once the decoder read the layer to its end.
    */
-  LayerStream.Digests finish() throws IOException {
+  ApplyResult.Digests finish() throws IOException {
     tar.drain();
     try {
       decoder.join();
@@ -140,9 +140,9 @@ final class LayerPipeline implements AutoCloseable {
     String d = diffId;
     long size = tarBytes;
     if (compression == Compression.NONE) {
-      return new LayerStream.Digests(compression, d, size, d, size);
+      return new ApplyResult.Digests(compression, d, size, d, size);
     }
-    return new LayerStream.Digests(compression, raw.digest(), raw.count, d, size);
+    return new ApplyResult.Digests(compression, raw.digest(), raw.count, d, size);
   }
 
   /**

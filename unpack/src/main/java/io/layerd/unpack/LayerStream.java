@@ -53,12 +53,12 @@ public final class LayerStream implements AutoCloseable {
   }
 
   /** Reads both streams to their ends and returns what they were. */
-  public Digests finish() throws IOException {
+  public ApplyResult.Digests finish() throws IOException {
     tar.drain();
     raw.drain();
     String diffId = "sha256:" + HexFormat.of().formatHex(tar.digest.digest());
     String digest = "sha256:" + HexFormat.of().formatHex(raw.digest.digest());
-    return new Digests(compression, digest, raw.count, diffId, tar.count);
+    return new ApplyResult.Digests(compression, digest, raw.count, diffId, tar.count);
   }
 
   @Override
@@ -67,14 +67,6 @@ public final class LayerStream implements AutoCloseable {
       tar.close();
     }
   }
-
-  /** What a layer stream turned out to be. */
-  public record Digests(
-      Compression compression,
-      String digest,
-      long compressedSize,
-      String diffId,
-      long uncompressedSize) {}
 
   static MessageDigest sha256() {
     try {

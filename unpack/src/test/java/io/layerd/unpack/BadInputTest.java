@@ -292,7 +292,7 @@ class BadInputTest {
                         new ByteArrayInputStream(layer().gzip()),
                         fd,
                         LayerApplier.Expect.NOTHING));
-    assertEquals(6, r.entries());
+    assertEquals(6, r.counts().entries());
     assertEquals("box\n", Files.readString(dest.resolve("etc/hostname")));
     try (Stream<Path> left = Files.list(tmp)) {
       assertEquals(new ArrayList<>(List.of(dest)), new ArrayList<>(left.toList()));

@@ -39,7 +39,7 @@ class CompressionFuzzTest {
       if (total > MAX_OUTPUT) {
         return;
       }
-      LayerStream.Digests d = s.finish();
+      ApplyResult.Digests d = s.finish();
       assertEquals(data.length, d.compressedSize(), "every byte of the layer is digested");
       assertEquals(total, d.uncompressedSize());
       if (d.compression() == Compression.NONE) {

@@ -73,12 +73,12 @@ class CompressionTest {
                 root,
                 new LayerApplier.Expect(
                     sha256(blob), sha256(tar).toUpperCase(java.util.Locale.ROOT)));
-    assertEquals(form.expected(), r.compression());
-    assertEquals(sha256(blob), r.digest());
-    assertEquals(blob.length, r.compressedSize());
-    assertEquals(sha256(tar), r.diffId(), "the diffID must cover the trailing data too");
-    assertEquals(tar.length, r.uncompressedSize());
-    assertEquals(4, r.entries());
+    assertEquals(form.expected(), r.digests().compression());
+    assertEquals(sha256(blob), r.digests().digest());
+    assertEquals(blob.length, r.digests().compressedSize());
+    assertEquals(sha256(tar), r.digests().diffId(), "the diffID must cover the trailing data too");
+    assertEquals(tar.length, r.digests().uncompressedSize());
+    assertEquals(4, r.counts().entries());
     byte[] big = Files.readAllBytes(root.resolve("d/big"));
     assertEquals(700_000, big.length);
     assertTrue(java.util.Arrays.equals(TarBuilder.generatedContent(700_000), big));
@@ -123,8 +123,9 @@ class CompressionTest {
     byte[] empty = TarBuilder.create().build();
     ApplyResult r = apply(LayerApplier.builder().build(), root, "empty", empty);
     assertEquals(
-        "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef", r.diffId());
-    assertEquals(0, r.entries());
+        "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef",
+        r.digests().diffId());
+    assertEquals(0, r.counts().entries());
   }
 
   /**

@@ -50,10 +50,10 @@ class EntryTypesTest {
                 .symlink("rel", "d/../d/big")
                 .symlink("dangling", "../../no/such/thing")
                 .symlink("dir-ish", "d/"));
-    assertEquals(2, r.files());
-    assertEquals(1, r.directories());
-    assertEquals(4, r.symlinks());
-    assertEquals(7, r.entries());
+    assertEquals(2, r.counts().files());
+    assertEquals(1, r.counts().directories());
+    assertEquals(4, r.counts().symlinks());
+    assertEquals(7, r.counts().entries());
     assertTree(
         root,
         dir("d", 0710),
@@ -93,7 +93,7 @@ class EntryTypesTest {
         apply(
             root,
             tar().dir("a/").file("a/f", "content").hardlink("b/g", "a/f").hardlink("h", "/a/f"));
-    assertEquals(2, r.hardlinks());
+    assertEquals(2, r.counts().hardlinks());
     Stat f = lstat(root.resolve("a/f"));
     assertEquals(f.ino(), lstat(root.resolve("b/g")).ino());
     assertEquals(f.ino(), lstat(root.resolve("h")).ino());
@@ -156,7 +156,7 @@ class EntryTypesTest {
                 .charDevice("dev/big", 4095, 1_048_575)
                 .mode(0600)
                 .format(TarBuilder.Format.GNU));
-    assertEquals(0, r.skippedDevices());
+    assertEquals(0, r.skipped().devices());
     assertTree(
         root,
         dir("dev"),

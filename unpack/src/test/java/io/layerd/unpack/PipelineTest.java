@@ -87,7 +87,7 @@ class PipelineTest {
   }
 
   /** Everything the pipeline's tar side yields, and its digests. */
-  record Decoded(byte[] tar, LayerStream.Digests digests) {}
+  record Decoded(byte[] tar, ApplyResult.Digests digests) {}
 
   static Decoded decode(byte[] layer, boolean isal) throws IOException {
     try (LayerPipeline p = LayerPipeline.start(new ByteArrayInputStream(layer), isal)) {
@@ -258,7 +258,7 @@ class PipelineTest {
         assertTrue(Files.exists(root.resolve("d2/f3")), "made in the same layer as its whiteout");
         assertFalse(Files.exists(root.resolve("lower/gone")));
         assertTrue(Files.isSymbolicLink(root.resolve("d4/f5")));
-        assertTrue(r.files() > 900, "files: " + r.files());
+        assertTrue(r.counts().files() > 900, "files: " + r.counts().files());
       } else {
         TreeManifest.assertSame(reference, m);
       }

@@ -67,8 +67,8 @@ class UserNamespaceApplyTest {
                 .dir("top/")
                 .owner(65535, 65535)
                 .mode(0750));
-    assertEquals(2, r.skippedDevices(), r.warnings().toString());
-    assertEquals(1, r.refusedXattrs(), r.warnings().toString());
+    assertEquals(2, r.skipped().devices(), r.warnings().toString());
+    assertEquals(1, r.skipped().xattrs(), r.warnings().toString());
     assertTrue(
         r.warnings().stream().anyMatch(w -> w.contains("skipped device 'dev/null'")),
         r.warnings().toString());
@@ -138,7 +138,7 @@ class UserNamespaceApplyTest {
                 .whiteout("usr/lib/removed")
                 .file("f", "")
                 .xattr("user.overlay.redirect", "/x"));
-    assertEquals(0, r.refusedXattrs(), r.warnings().toString());
+    assertEquals(0, r.skipped().xattrs(), r.warnings().toString());
     assertArrayEquals(bytes("y"), Layers.xattr(root.resolve("etc"), "user.overlay.opaque"));
     for (String w : new String[] {"etc/gone", "usr/lib/removed"}) {
       Stat st = Sys.lstat(root.resolve(w).toString());

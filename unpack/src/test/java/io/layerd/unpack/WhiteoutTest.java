@@ -118,7 +118,7 @@ class WhiteoutTest {
   @Test
   void aWhiteoutWithNoParentIsANoOp() throws IOException {
     ApplyResult r = apply(root, tar().whiteout("no/such/dir/f"));
-    assertEquals(1, r.whiteouts());
+    assertEquals(1, r.counts().whiteouts());
     assertTree(root);
   }
 
@@ -129,8 +129,8 @@ class WhiteoutTest {
             root,
             tar().file("a", "a"),
             tar().whiteout("a").whiteout("b").opaque("c").file("z", ""));
-    assertEquals(3, r.whiteouts());
-    assertEquals(4, r.entries());
+    assertEquals(3, r.counts().whiteouts());
+    assertEquals(4, r.counts().entries());
     assertTree(root, dir("c"), file("z", ""));
   }
 
@@ -303,7 +303,7 @@ class WhiteoutTest {
     apply(root, tar().file("a", "a").dir("d/").file("d/b", "b"));
     ApplyResult r =
         apply(mode(WhiteoutMode.KEEP), root, tar().whiteout("a").opaque("d").file("d/.wh.b", ""));
-    assertEquals(0, r.whiteouts());
+    assertEquals(0, r.counts().whiteouts());
     assertTree(
         root,
         file("a", "a"),
@@ -329,7 +329,7 @@ class WhiteoutTest {
                 .dir("d/e/")
                 .opaque("d/e")
                 .whiteout("top"));
-    assertEquals(4, r.whiteouts());
+    assertEquals(4, r.counts().whiteouts());
     assertTree(
         root, opaqueDir("d"), whiteoutDevice("d/gone"), opaqueDir("d/e"), whiteoutDevice("top"));
     assertArrayEquals(bytes("y"), xattr(root.resolve("d"), "trusted.overlay.opaque"));

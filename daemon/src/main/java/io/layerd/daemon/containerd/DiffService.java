@@ -163,20 +163,20 @@ final class DiffService extends DiffGrpc.DiffImplBase {
     LOG.info(
         "apply {}: {} bytes ({} uncompressed), {} entries, {} ms, pipeline into {} ({}), diffID {}",
         digest,
-        r.compressedSize(),
-        r.uncompressedSize(),
-        r.entries(),
+        r.digests().compressedSize(),
+        r.digests().uncompressedSize(),
+        r.counts().entries(),
         millis(start),
         layer,
         engine.driver().name(),
-        r.diffId());
+        r.digests().diffId());
     out.onNext(
         DiffProto.ApplyResponse.newBuilder()
             .setApplied(
                 Descriptor.newBuilder()
                     .setMediaType(OCI_LAYER)
-                    .setDigest(r.diffId())
-                    .setSize(r.uncompressedSize()))
+                    .setDigest(r.digests().diffId())
+                    .setSize(r.digests().uncompressedSize()))
             .build());
     out.onCompleted();
   }

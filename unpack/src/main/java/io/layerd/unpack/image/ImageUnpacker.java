@@ -138,12 +138,12 @@ public final class ImageUnpacker {
       try (InputStream in = store.open(l.blob())) {
         r = applier.apply(l.name(), in, rootFd, new LayerApplier.Expect(l.digest(), l.diffId()));
       }
-      if (r.compressedSize() != l.blob().size()) {
+      if (r.digests().compressedSize() != l.blob().size()) {
         throw new ImageException(
             "layer "
                 + l.name()
                 + ": read "
-                + r.compressedSize()
+                + r.digests().compressedSize()
                 + " bytes but the blob has "
                 + l.blob().size());
       }

@@ -354,7 +354,7 @@ class ImageUnpackerTest {
       assertEquals("2", read(dest.resolve("etc/b")));
       assertEquals("3", read(dest.resolve("etc/c")));
       // blobs/sha256/HEX names its digest: it was checked.
-      assertTrue(r.layers().get(0).digest().equals(r.layers().get(0).diffId()));
+      assertTrue(r.layers().get(0).digests().digest().equals(r.layers().get(0).digests().diffId()));
       assertTrue(r.configDigest().startsWith("sha256:"));
     }
   }
@@ -391,8 +391,8 @@ class ImageUnpackerTest {
     ImageResult r = DEFAULT.unpack(image, tmp.resolve("d"));
     assertEquals("1", read(tmp.resolve("d/a")));
     assertEquals("2", read(tmp.resolve("d/b")));
-    assertEquals("GZIP", r.layers().get(0).compression().name());
-    assertEquals("ZSTD", r.layers().get(1).compression().name());
+    assertEquals("GZIP", r.layers().get(0).digests().compression().name());
+    assertEquals("ZSTD", r.layers().get(1).digests().compression().name());
     assertEquals(null, r.configDigest(), "c.json does not name its digest");
   }
 

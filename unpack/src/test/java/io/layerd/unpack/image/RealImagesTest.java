@@ -47,10 +47,11 @@ class RealImagesTest {
     assertEquals("linux/amd64", r.platform().toString());
     assertEquals(1, r.layers().size());
     ApplyResult l = r.layers().get(0);
-    assertEquals(Compression.GZIP, l.compression());
-    assertEquals(410, l.hardlinks());
+    assertEquals(Compression.GZIP, l.digests().compression());
+    assertEquals(410, l.counts().hardlinks());
     assertEquals(
-        "sha256:0958e0fef2d6a31e1325b8bfecd99dead933363682d69850a7606599023751bc", l.diffId());
+        "sha256:0958e0fef2d6a31e1325b8bfecd99dead933363682d69850a7606599023751bc",
+        l.digests().diffId());
     // The 410 hardlinks survive as names of one inode.
     TreeManifest m = TreeManifest.of(dest);
     long grouped = m.entries().stream().filter(e -> e.hardlink() != null).count();
@@ -66,7 +67,7 @@ class RealImagesTest {
     TestImages.tarUp(layout, tar);
     ImageResult fromTar = DEFAULT.unpack(tar, tmp.resolve("a"));
     DEFAULT.unpack(layout, tmp.resolve("b"));
-    assertEquals(410, fromTar.layers().get(0).hardlinks());
+    assertEquals(410, fromTar.layers().get(0).counts().hardlinks());
     TreeManifest.assertSame(TreeManifest.of(tmp.resolve("b")), TreeManifest.of(tmp.resolve("a")));
   }
 
@@ -85,7 +86,7 @@ class RealImagesTest {
     assertTrue(Files.isRegularFile(dest.resolve("tmp/saved.again1.txt")));
     assertEquals(01777, lstat(dest.resolve("tmp")).permissions());
     assertTrue(lstat(dest.resolve("bin/[")).nlink() > 300, "busybox's hardlinks");
-    assertEquals(2, r.layers().stream().mapToLong(ApplyResult::whiteouts).sum());
+    assertEquals(2, r.layers().stream().mapToLong(l -> l.counts().whiteouts()).sum());
   }
 
   @RootTest
@@ -95,7 +96,7 @@ class RealImagesTest {
     assertEquals(4, r.layers().size());
     assertFalse(Files.exists(dest.resolve("foo")), "layer 4 whites out foo");
     assertTrue(Files.isRegularFile(dest.resolve("bin/getconf")));
-    assertEquals(1, r.layers().get(3).whiteouts());
+    assertEquals(1, r.layers().get(3).counts().whiteouts());
   }
 
   @RootTest
@@ -104,7 +105,7 @@ class RealImagesTest {
     ImageResult r = DEFAULT.unpack(TestData.file("images/dive-test-oci-zstd-image.tar"), dest);
     assertEquals(ImageResult.OCI_LAYOUT, r.format());
     assertEquals("linux/arm64", r.platform().toString());
-    assertEquals(Compression.ZSTD, r.layers().get(0).compression());
+    assertEquals(Compression.ZSTD, r.layers().get(0).digests().compression());
     assertEquals(11189, Files.size(dest.resolve("README.md")));
     if (!Platform.current().matches(r.platform())) {
       assertTrue(r.warnings().get(0).contains("linux/arm64 only"), r.warnings().toString());
