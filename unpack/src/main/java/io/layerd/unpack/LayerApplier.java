@@ -135,7 +135,6 @@ public final class LayerApplier {
       return this;
     }
 
-    /** Flush the target's filesystem (syncfs) before returning. */
     /**
      * The read-only lower layers under the target, nearest first, for OVERLAY mode: a hardlink
      * whose target only a lower layer holds copies that file up first (with every other visible
@@ -146,6 +145,7 @@ public final class LayerApplier {
       return this;
     }
 
+    /** Flush the target's filesystem (syncfs) before returning. */
     public Builder sync(boolean sync) {
       this.sync = sync;
       return this;
