@@ -720,10 +720,11 @@ public final class LayerApplier {
       }
       try (Fd fd =
           new Fd(Sys.openat(pfd, leaf, Sys.O_RDONLY | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0))) {
+        RootedTree.DirId id = null;
         if (made && writers != null) {
           fresh(parentKey); // (drops stale ones first)
           Stat st = Sys.fstat(fd.get());
-          RootedTree.DirId id = new RootedTree.DirId(st.dev(), st.ino());
+          id = new RootedTree.DirId(st.dev(), st.ino());
           freshDirs.put(key, id);
           freshById.put(id, key);
         }
@@ -731,6 +732,9 @@ public final class LayerApplier {
         if (overWhiteout) {
           // Made again after its whiteout: it must hide the lower directory's contents.
           writeXattr(e.displayName(), fd.get(), null, overlayXattrs.opaque(), new byte[] {'y'});
+        }
+        if (made && tree.adopt(key, fd.get(), id)) {
+          fd.release(); // the tree's lookup of this directory now: its entries need no openat2
         }
       }
       made(comps);
