@@ -64,9 +64,10 @@ public interface NativeCalls {
       case "sys":
         return new SysCalls();
       case "jna":
-        return new JnaCalls();
+        return JnaCalls.create();
       case "jnr":
-        return new JnrCalls();
+        ArrayCalls.Raw c = jnr.ffi.LibraryLoader.create(ArrayCalls.Raw.class).load("c");
+        return new ArrayCalls(c, jnr.ffi.Runtime.getRuntime(c)::getLastError);
       case "ffm":
       case "ffm-critical":
         try {
