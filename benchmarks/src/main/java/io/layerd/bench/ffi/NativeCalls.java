@@ -78,7 +78,8 @@ public interface NativeCalls {
         } catch (ReflectiveOperationException | LinkageError e) {
           throw new IllegalStateException(
               "the ffm binding needs Java 22 or later at run time, and benchmarks built where"
-                  + " /usr/lib/jvm/temurin-25-jdk-amd64 (or -Dlayerd.jdk22) is present: "
+                  + " /usr/lib/jvm/temurin-25-jdk-amd64 is present"
+                  + " (or with -Pjdk22 -Dlayerd.jdk22=JDK): "
                   + e,
               e);
         }
