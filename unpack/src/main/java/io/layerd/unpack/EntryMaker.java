@@ -41,13 +41,17 @@ final class EntryMaker {
     }
     try (Fd fd =
         new Fd(Sys.openat(pfd, leaf, Sys.O_RDONLY | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0))) {
+      RootedTree.DirId id = null;
       if (made && s.writers != null) {
-        gate.madeDirectory(fd.get());
+        id = gate.madeDirectory(fd.get());
       }
       attributes.ownModeXattrs(e, fd.get());
       if (overWhiteout) {
         // Made again after its whiteout: it must hide the lower directory's contents.
         attributes.markOpaque(e.displayName(), fd.get());
+      }
+      if (made && s.tree.adopt(gate.key, fd.get(), id)) {
+        fd.release(); // the tree's lookup of this directory now: its entries need no openat2
       }
     }
     s.made(comps);

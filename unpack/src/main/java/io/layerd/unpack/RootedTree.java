@@ -181,6 +181,27 @@ final class RootedTree implements Closeable {
     return fd;
   }
 
+  /**
+   * Takes {@code fd} as the lookup of the directory {@code key} (the components joined as by {@link
+   * #key}): a directory just made by its name in a descriptor {@link #dir} returned, and opened
+   * there with O_NOFOLLOW | O_DIRECTORY, which is what resolving {@code key} in the root would
+   * give. The next {@link #dir} of that path then costs no call (a layer's entries follow their
+   * directory). {@code id}, when known, is its {@link #identity}. Returns false, keeping nothing,
+   * when the path is already known; true when the tree owns {@code fd} from now on (and closes it).
+   */
+  boolean adopt(String key, int fd, DirId id) {
+    flush();
+    if (cache.containsKey(key)) {
+      return false;
+    }
+    cache.put(key, fd);
+    if (id != null) {
+      ids.put(fd, id);
+    }
+    flush();
+    return true;
+  }
+
   private void flush() {
     if (stale) {
       for (int fd : cache.values()) {

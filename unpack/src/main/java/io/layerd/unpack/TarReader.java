@@ -11,6 +11,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Base64;
+import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -660,9 +661,20 @@ public final class TarReader {
     }
   }
 
+  /** Each header field's name in lower case, as failures name it ("devmajor"): made once. */
+  private static final Map<Field, String> FIELD_NAMES = fieldNames();
+
+  private static Map<Field, String> fieldNames() {
+    Map<Field, String> names = new EnumMap<>(Field.class);
+    for (Field f : Field.values()) {
+      names.put(f, f.name().toLowerCase(Locale.ROOT));
+    }
+    return names;
+  }
+
   /** A numeric header field; failures name it in lower case ("devmajor"). */
   private static long number(byte[] h, Field f, long offset) throws InvalidArchiveException {
-    return parseNumber(h, f.offset(), f.length(), f.name().toLowerCase(Locale.ROOT), offset);
+    return parseNumber(h, f.offset(), f.length(), FIELD_NAMES.get(f), offset);
   }
 
   private static byte[] field(byte[] b, Field f) {

@@ -112,13 +112,17 @@ final class WriterGate {
     freshById.clear();
   }
 
-  /** The entry's directory was just made (mkdir) and is open as {@code fd}: it is fresh. */
-  void madeDirectory(int fd) throws IOException {
+  /**
+   * The entry's directory was just made (mkdir) and is open as {@code fd}: it is fresh. Returns its
+   * identity, for the tree's lookup.
+   */
+  RootedTree.DirId madeDirectory(int fd) throws IOException {
     fresh(parentKey); // (drops stale ones first)
     Stat st = Sys.fstat(fd);
     RootedTree.DirId id = new RootedTree.DirId(st.dev(), st.ino());
     freshDirs.put(key, id);
     freshById.put(id, key);
+    return id;
   }
 
   /**
