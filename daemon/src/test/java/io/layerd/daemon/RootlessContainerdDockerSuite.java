@@ -109,7 +109,8 @@ abstract class RootlessContainerdDockerSuite {
    * layer with its own message, FAILED_PRECONDITION in the gRPC status (the entry, the id, the
    * mapping's ranges with the /etc/subuid line they come from, and the usermod remedy); containerd
    * passes it on instead of trying its walking differ (whose message would be {@code failed to
-   * Lchown ... invalid argument}), and dockerd prints it. layerd keeps no layer of it.
+   * Lchown ... invalid argument}), and dockerd prints it. layerd keeps no layer of it: the
+   * extraction snapshot that containerd prepared, and removed on the failure, goes with its layer.
    *
    * <p>What Docker 28.5.2 does with the failure is Docker's, and nothing on layerd's side changes
    * it: {@code ImageService.LoadImage} (moby v28.5.2, daemon/containerd/image_exporter.go, the loop
@@ -137,6 +138,8 @@ abstract class RootlessContainerdDockerSuite {
     assertTrue(
         docker.docker("images").ok().stdout().contains("bazel/v1/tarball"),
         "Docker keeps the imported image");
+    // containerd removed the extraction snapshot on the failure; its layer goes at the next GC
+    awaitLayers(before);
 
     DockerHost.Run run = docker.docker("run", "--rm", UID_185992_IMAGE, "true");
     assertEquals(125, run.exit(), run.describe());
