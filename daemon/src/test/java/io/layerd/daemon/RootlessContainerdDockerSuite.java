@@ -118,10 +118,12 @@ abstract class RootlessContainerdDockerSuite {
    * content and image stores first, then unpacks each image; an unpack error is only written to the
    * progress stream ({@code "Error unpacking image NAME: ERR"}, line 372, after {@code "Loaded
    * image: NAME"}, under the comment "The image failed to unpack, but is already imported, log the
-   * error but don't fail the whole load") and LoadImage returns nil. So {@code docker load} exits 0
-   * whatever the differ answers, and the image stays listed by {@code docker images}, imported but
-   * not unpacked. The failure comes back where the image is used: {@code docker run} unpacks it
-   * again and fails (exit 125) with the same message; {@code docker rmi} removes it.
+   * error but don't fail the whole load"; deliberate since moby#48293, "Fix early error exit from
+   * docker load in cases where unpacking the image would fail", and unchanged in moby's master of
+   * docker-v29.7.2) and LoadImage returns nil. So {@code docker load} exits 0 whatever the differ
+   * answers, and the image stays listed by {@code docker images}, imported but not unpacked. The
+   * failure comes back where the image is used: {@code docker run} unpacks it again and fails (exit
+   * 125) with the same message; {@code docker rmi} removes it.
    */
   @EndToEndTest
   void loadingAnImageOwnedBeyondTheSubordinateIdsGivesLayerdsMessage() throws Exception {
