@@ -224,14 +224,14 @@ final class RootlessDocker extends DockerHost {
     return new Run(List.of("ctr", String.join(" ", args)), r.exit(), r.stdout(), r.stderr());
   }
 
-  /** The layers layerd's data-root holds (its {@code layers/} directory). */
+  /** The layers layerd's data-root holds (its {@code layers/} directory), sorted. */
   List<Path> layerdLayers() throws IOException {
     Path layers = dir.resolve("data").resolve("layerd").resolve("layers");
     if (!Files.isDirectory(layers)) {
       return List.of();
     }
     try (var s = Files.list(layers)) {
-      return s.toList();
+      return s.sorted().toList();
     }
   }
 
