@@ -1,5 +1,7 @@
 package io.layerd.engine;
 
+import io.layerd.engine.internal.DataRoot;
+import io.layerd.engine.internal.TreeChanges;
 import io.layerd.engine.spi.Change;
 import io.layerd.engine.spi.DeletionForm;
 import io.layerd.engine.spi.Driver;
