@@ -4,7 +4,6 @@
  * driver authors, found through {@link java.util.ServiceLoader}. {@code io.layerd.engine.internal}
  * (the data-root checks, the naive tree diff) is not exported.
  */
-@SuppressWarnings("requires-automatic") // JNA, through sys: Automatic-Module-Name com.sun.jna
 module io.layerd.engine {
   requires transitive io.layerd.unpack;
   requires io.layerd.sys;

@@ -7,7 +7,6 @@
  * io.layerd.idmap.IdRemapper}, an unmapped owner fails with {@link
  * io.layerd.idmap.UnmappedIdException}), so idmap is required transitively.
  */
-@SuppressWarnings("requires-automatic") // JNA, through sys: Automatic-Module-Name com.sun.jna
 module io.layerd.unpack {
   requires transitive io.layerd.idmap;
   requires io.layerd.sys;
