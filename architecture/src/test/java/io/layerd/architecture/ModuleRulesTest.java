@@ -21,7 +21,7 @@ import com.tngtech.archunit.lang.ArchRule;
  * <pre>
  *   sys           io.layerd.sys
  *   idmap         io.layerd.idmap (API), io.layerd.idmap.internal
- *   unpack        io.layerd.unpack, io.layerd.unpack.image (both API)
+ *   unpack        io.layerd.unpack, io.layerd.unpack.image (both API), io.layerd.unpack.internal
  *   engine        io.layerd.engine (API), its SPI io.layerd.engine.spi (API for drivers),
  *                 io.layerd.engine.internal
  *   drivers       io.layerd.driver.*
@@ -130,17 +130,34 @@ class ModuleRulesTest {
   }
 
   /**
+   * unpack's API is io.layerd.unpack and io.layerd.unpack.image. Its internal package is used
+   * outside unpack only by {@code layerctl unpack}, which publishes its target with {@code
+   * Staging}, and by the benchmarks (never deployed).
+   */
+  private static final ArchRule UNPACK_INTERNALS_ONLY_FOR_LAYERCTL =
+      noClasses()
+          .that()
+          .resideOutsideOfPackages("io.layerd.unpack..", "io.layerd.cli..", "io.layerd.bench..")
+          .should()
+          .dependOnClassesThat()
+          .resideInAPackage("io.layerd.unpack.internal..")
+          .because("unpack's API is io.layerd.unpack and io.layerd.unpack.image");
+
+  @ArchTest
+  void unpackInternalsOnlyForLayerctl(JavaClasses classes) {
+    UNPACK_INTERNALS_ONLY_FOR_LAYERCTL.check(classes);
+  }
+
+  /**
    * Types of io.layerd.unpack that are public but not its API (see its package-info), and the only
    * packages outside unpack that may use each: the engine packs its diffs with {@code TreePacker};
-   * {@code layerctl unpack} publishes its target with {@code Staging}; the benchmarks (never
-   * deployed) measure the reader, the writer and the stream directly.
+   * the benchmarks (never deployed) measure the reader, the writer and the stream directly.
    */
   private static final String[][] UNPACK_NON_API = {
     {"io.layerd.unpack.TarReader"},
     {"io.layerd.unpack.TarWriter"},
     {"io.layerd.unpack.LayerStream"},
     {"io.layerd.unpack.TreePacker", "io.layerd.engine"},
-    {"io.layerd.unpack.Staging", "io.layerd.cli"},
   };
 
   @ArchTest

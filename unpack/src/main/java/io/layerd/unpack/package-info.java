@@ -23,13 +23,13 @@
  * <h2>Public here, but not the API</h2>
  *
  * <p>The applier's pipeline, its directory-descriptor tree, its writers and copy-up are
- * package-private. A few types are public only because another package of this module or another
- * layerd module needs them, and are not for library users: {@code TarReader} and {@code
- * LayerStream} (read by {@code io.layerd.unpack.image}), {@code Staging} (image unpacking and
- * {@code layerctl unpack}), {@code TreePacker} and {@code TarWriter} (the engine's diff). The
- * architecture module's {@code ModuleRulesTest} checks that no other module uses them beyond those
- * named there. They are to move to a package the module does not export once the applier's entry
- * handling is split into small classes (TarReader reads straight from the pipeline's chunks, and
- * TreePacker cleans names with the applier's own rule).
+ * package-private; staged publication ({@code Staging}) is in {@code io.layerd.unpack.internal},
+ * which the module does not export. A few types here are public only because another package of
+ * this module or another layerd module needs them, and are not for library users: {@code TarReader}
+ * and {@code LayerStream} (read by {@code io.layerd.unpack.image}), {@code TreePacker} and {@code
+ * TarWriter} (the engine's diff). The architecture module's {@code ModuleRulesTest} checks that no
+ * other module uses them beyond those named there. They are to move to the internal package once
+ * the applier's entry handling is split into small classes (TarReader reads straight from the
+ * pipeline's chunks, and TreePacker cleans names with the applier's own rule).
  */
 package io.layerd.unpack;
