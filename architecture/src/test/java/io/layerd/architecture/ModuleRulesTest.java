@@ -13,6 +13,7 @@ import com.tngtech.archunit.core.importer.ImportOption;
 import com.tngtech.archunit.junit.AnalyzeClasses;
 import com.tngtech.archunit.junit.ArchTest;
 import com.tngtech.archunit.lang.ArchRule;
+import java.util.Arrays;
 
 /**
  * ARCHITECTURE.md's rules between modules, checked on the main classes of every module (this module
@@ -92,60 +93,37 @@ class ModuleRulesTest {
   }
 
   /**
-   * idmap's API is io.layerd.idmap. Its internal package (the rootless re-exec, the doctor, the
-   * effective mapping) serves the daemon ({@code layerd rootless-*} and the re-exec at start) and
-   * layerctl ({@code doctor}, {@code idmap}, {@code check-ids}, {@code unshare}, the re-exec).
+   * The packages a library module does not export, each with the only packages outside the module
+   * that may use it (the module's own packages first):
+   *
+   * <ul>
+   *   <li>idmap's internals (the rootless re-exec, the doctor, the effective mapping) serve the
+   *       daemon ({@code layerd rootless-*}, the re-exec at start) and layerctl ({@code doctor},
+   *       {@code idmap}, {@code check-ids}, {@code unshare}, the re-exec);
+   *   <li>unpack's ({@code Staging}) serve {@code layerctl unpack}, which publishes its target the
+   *       same way, and the benchmarks (never deployed);
+   *   <li>the engine's serve layerctl's {@code driver} command, which checks a data-root with
+   *       {@code DataRoot} before it selects a driver there.
+   * </ul>
    */
-  private static final ArchRule IDMAP_INTERNALS_ONLY_FOR_DAEMON_AND_LAYERCTL =
-      noClasses()
-          .that()
-          .resideOutsideOfPackages("io.layerd.idmap..", "io.layerd.daemon..", "io.layerd.cli..")
-          .should()
-          .dependOnClassesThat()
-          .resideInAPackage("io.layerd.idmap.internal..")
-          .because("idmap's API is io.layerd.idmap; its internals serve the daemon and layerctl");
+  private static final String[][] INTERNAL_PACKAGES = {
+    {"io.layerd.idmap.internal..", "io.layerd.idmap..", "io.layerd.daemon..", "io.layerd.cli.."},
+    {"io.layerd.unpack.internal..", "io.layerd.unpack..", "io.layerd.cli..", "io.layerd.bench.."},
+    {"io.layerd.engine.internal..", "io.layerd.engine..", "io.layerd.cli.."},
+  };
 
   @ArchTest
-  void idmapInternalsOnlyForDaemonAndLayerctl(JavaClasses classes) {
-    IDMAP_INTERNALS_ONLY_FOR_DAEMON_AND_LAYERCTL.check(classes);
-  }
-
-  /**
-   * The engine's API is io.layerd.engine and, for drivers, io.layerd.engine.spi. Its internal
-   * package is used outside the engine only by layerctl's {@code driver} command, which checks a
-   * data-root with {@code DataRoot} before it selects a driver there.
-   */
-  private static final ArchRule ENGINE_INTERNALS_ONLY_FOR_LAYERCTL =
+  void internalPackagesOnlyWhereNamed(JavaClasses classes) {
+    for (String[] row : INTERNAL_PACKAGES) {
       noClasses()
           .that()
-          .resideOutsideOfPackages("io.layerd.engine..", "io.layerd.cli..")
+          .resideOutsideOfPackages(Arrays.copyOfRange(row, 1, row.length))
           .should()
           .dependOnClassesThat()
-          .resideInAPackage("io.layerd.engine.internal..")
-          .because("the engine's API is io.layerd.engine and io.layerd.engine.spi");
-
-  @ArchTest
-  void engineInternalsOnlyForLayerctl(JavaClasses classes) {
-    ENGINE_INTERNALS_ONLY_FOR_LAYERCTL.check(classes);
-  }
-
-  /**
-   * unpack's API is io.layerd.unpack and io.layerd.unpack.image. Its internal package is used
-   * outside unpack only by {@code layerctl unpack}, which publishes its target with {@code
-   * Staging}, and by the benchmarks (never deployed).
-   */
-  private static final ArchRule UNPACK_INTERNALS_ONLY_FOR_LAYERCTL =
-      noClasses()
-          .that()
-          .resideOutsideOfPackages("io.layerd.unpack..", "io.layerd.cli..", "io.layerd.bench..")
-          .should()
-          .dependOnClassesThat()
-          .resideInAPackage("io.layerd.unpack.internal..")
-          .because("unpack's API is io.layerd.unpack and io.layerd.unpack.image");
-
-  @ArchTest
-  void unpackInternalsOnlyForLayerctl(JavaClasses classes) {
-    UNPACK_INTERNALS_ONLY_FOR_LAYERCTL.check(classes);
+          .resideInAPackage(row[0])
+          .because("a library module's users see its API packages, which its module-info exports")
+          .check(classes);
+    }
   }
 
   /**
