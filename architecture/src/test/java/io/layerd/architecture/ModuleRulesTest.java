@@ -5,12 +5,15 @@ import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noMethods;
 import static com.tngtech.archunit.library.Architectures.layeredArchitecture;
 import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
 
+import com.tngtech.archunit.base.DescribedPredicate;
+import com.tngtech.archunit.core.domain.JavaClass;
 import com.tngtech.archunit.core.domain.JavaClasses;
 import com.tngtech.archunit.core.domain.JavaModifier;
 import com.tngtech.archunit.core.importer.ImportOption;
 import com.tngtech.archunit.junit.AnalyzeClasses;
 import com.tngtech.archunit.junit.ArchTest;
 import com.tngtech.archunit.lang.ArchRule;
+import java.util.Arrays;
 
 /**
  * ARCHITECTURE.md's rules between modules, checked on the main classes of every module (this module
@@ -18,9 +21,10 @@ import com.tngtech.archunit.lang.ArchRule;
  *
  * <pre>
  *   sys           io.layerd.sys
- *   idmap         io.layerd.idmap
- *   unpack        io.layerd.unpack, io.layerd.unpack.image
- *   engine        io.layerd.engine, and its SPI io.layerd.engine.spi
+ *   idmap         io.layerd.idmap (API), io.layerd.idmap.internal
+ *   unpack        io.layerd.unpack, io.layerd.unpack.image (both API), io.layerd.unpack.internal
+ *   engine        io.layerd.engine (API), its SPI io.layerd.engine.spi (API for drivers),
+ *                 io.layerd.engine.internal
  *   drivers       io.layerd.driver.*
  *   daemon        io.layerd.daemon, io.layerd.daemon.containerd
  *   layerctl      io.layerd.cli
@@ -28,8 +32,10 @@ import com.tngtech.archunit.lang.ArchRule;
  *   benchmarks    io.layerd.bench
  * </pre>
  *
- * <p>The layers allow exactly the edges of ARCHITECTURE.md's graph. Rules are checked from methods:
- * Surefire 3.5.3 does not run {@code @ArchTest} fields (TNG/ArchUnit#1442).
+ * <p>The layers allow exactly the edges of ARCHITECTURE.md's graph. Code outside a library module
+ * uses only its API packages (those its module-info exports), with the few exceptions named in the
+ * rules below, each with its reason. Rules are checked from methods: Surefire 3.5.3 does not run
+ * {@code @ArchTest} fields (TNG/ArchUnit#1442).
  */
 @AnalyzeClasses(packages = "io.layerd", importOptions = ImportOption.DoNotIncludeTests.class)
 class ModuleRulesTest {
@@ -90,6 +96,77 @@ class ModuleRulesTest {
   @ArchTest
   void noLibraryLoadingOutsideSys(JavaClasses classes) {
     NO_LIBRARY_LOADING_OUTSIDE_SYS.check(classes);
+  }
+
+  /**
+   * The packages a library module does not export, each with the only packages outside the module
+   * that may use it (the module's own packages first):
+   *
+   * <ul>
+   *   <li>idmap's internals (the rootless re-exec, the doctor, the effective mapping) serve the
+   *       daemon ({@code layerd rootless-*}, the re-exec at start) and layerctl ({@code doctor},
+   *       {@code idmap}, {@code check-ids}, {@code unshare}, the re-exec);
+   *   <li>unpack's ({@code Staging}) serve {@code layerctl unpack}, which publishes its target the
+   *       same way, and the benchmarks (never deployed);
+   *   <li>the engine's serve layerctl's {@code driver} command, which checks a data-root with
+   *       {@code DataRoot} before it selects a driver there.
+   * </ul>
+   */
+  private static final String[][] INTERNAL_PACKAGES = {
+    {"io.layerd.idmap.internal..", "io.layerd.idmap..", "io.layerd.daemon..", "io.layerd.cli.."},
+    {"io.layerd.unpack.internal..", "io.layerd.unpack..", "io.layerd.cli..", "io.layerd.bench.."},
+    {"io.layerd.engine.internal..", "io.layerd.engine..", "io.layerd.cli.."},
+  };
+
+  @ArchTest
+  void internalPackagesOnlyWhereNamed(JavaClasses classes) {
+    for (String[] row : INTERNAL_PACKAGES) {
+      noClasses()
+          .that()
+          .resideOutsideOfPackages(Arrays.copyOfRange(row, 1, row.length))
+          .should()
+          .dependOnClassesThat()
+          .resideInAPackage(row[0])
+          .because("a library module's users see its API packages, which its module-info exports")
+          .check(classes);
+    }
+  }
+
+  /**
+   * Types of io.layerd.unpack that are public but not its API (see its package-info), and the only
+   * packages outside unpack that may use each: the engine packs its diffs with {@code TreePacker};
+   * the benchmarks (never deployed) measure the reader, the writer and the stream directly.
+   */
+  private static final String[][] UNPACK_NON_API = {
+    {"io.layerd.unpack.TarReader"},
+    {"io.layerd.unpack.TarWriter"},
+    {"io.layerd.unpack.LayerStream"},
+    {"io.layerd.unpack.TreePacker", "io.layerd.engine"},
+  };
+
+  @ArchTest
+  void unpackIsUsedThroughItsApi(JavaClasses classes) {
+    for (String[] row : UNPACK_NON_API) {
+      String type = row[0];
+      String[] allowed = new String[row.length + 1];
+      allowed[0] = "io.layerd.unpack..";
+      allowed[1] = "io.layerd.bench..";
+      System.arraycopy(row, 1, allowed, 2, row.length - 1);
+      noClasses()
+          .that()
+          .resideOutsideOfPackages(allowed)
+          .should()
+          .dependOnClassesThat(nestedIn(type))
+          .because(type + " is public for unpack's own packages, not part of its API")
+          .check(classes);
+    }
+  }
+
+  /** The named class and the classes nested in it. */
+  private static DescribedPredicate<JavaClass> nestedIn(String type) {
+    return DescribedPredicate.describe(
+        "are " + type + " or nested in it",
+        c -> c.getName().equals(type) || c.getName().startsWith(type + "$"));
   }
 
   /** Rule 2: drivers return mounts as data and know nothing of tar or images. */

@@ -3,7 +3,7 @@ package io.layerd.daemon;
 import io.layerd.daemon.containerd.ContainerdConfig;
 import io.layerd.daemon.containerd.DockerDaemonConfig;
 import io.layerd.engine.DefaultPaths;
-import io.layerd.idmap.RootlessNamespace;
+import io.layerd.idmap.internal.RootlessNamespace;
 import io.layerd.sys.Sys;
 import java.io.IOException;
 import java.io.PrintWriter;

@@ -1,6 +1,6 @@
 package io.layerd.daemon;
 
-import io.layerd.idmap.RootlessNamespace;
+import io.layerd.idmap.internal.RootlessNamespace;
 import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

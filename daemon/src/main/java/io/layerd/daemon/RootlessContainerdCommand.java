@@ -2,8 +2,8 @@ package io.layerd.daemon;
 
 import io.layerd.daemon.containerd.ContainerdConfig;
 import io.layerd.engine.DefaultPaths;
-import io.layerd.idmap.RootlessMode;
-import io.layerd.idmap.RootlessNamespace;
+import io.layerd.idmap.internal.RootlessMode;
+import io.layerd.idmap.internal.RootlessNamespace;
 import io.layerd.sys.Sys;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.layerd.idmap.IdMapping;
 import io.layerd.idmap.IdMappings;
-import io.layerd.idmap.RootlessNamespace;
+import io.layerd.idmap.internal.RootlessNamespace;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;

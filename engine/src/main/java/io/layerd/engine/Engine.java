@@ -1,5 +1,7 @@
 package io.layerd.engine;
 
+import io.layerd.engine.internal.DataRoot;
+import io.layerd.engine.internal.TreeChanges;
 import io.layerd.engine.spi.Change;
 import io.layerd.engine.spi.DeletionForm;
 import io.layerd.engine.spi.Driver;
@@ -11,7 +13,9 @@ import io.layerd.engine.spi.Mount;
 import io.layerd.engine.spi.Mounter;
 import io.layerd.sys.Fd;
 import io.layerd.sys.Names;
+import io.layerd.sys.Stat;
 import io.layerd.sys.Sys;
+import io.layerd.sys.Trees;
 import io.layerd.unpack.ApplyResult;
 import io.layerd.unpack.LayerApplier;
 import io.layerd.unpack.OverlayXattrs;
@@ -760,6 +764,32 @@ public final class Engine implements Closeable {
     }
   }
 
+  /**
+   * lstat of a changed path resolved inside {@code root} (symlinks in its parents resolved in the
+   * root, the last component not followed), or null when it does not exist.
+   */
+  private static Stat lstatIn(Path root, byte[] path) throws IOException {
+    List<byte[]> comps = Names.split(path);
+    try (Fd r = Sys.openDirectory(root.toString())) {
+      if (comps.isEmpty()) {
+        return Sys.fstat(r.get());
+      }
+      byte[] parent = Names.join(comps.subList(0, comps.size() - 1));
+      int pfd;
+      try {
+        pfd =
+            parent.length == 0
+                ? Sys.dup(r.get())
+                : Sys.openInRoot(r.get(), parent, Sys.O_PATH | Sys.O_DIRECTORY, 0);
+      } catch (java.nio.file.NoSuchFileException | java.nio.file.NotDirectoryException e) {
+        return null;
+      }
+      try (Fd p = new Fd(pfd)) {
+        return Trees.lstatOrNull(p.get(), comps.get(comps.size() - 1));
+      }
+    }
+  }
+
   private Found changes0(String id, String parent) throws IOException {
     LayerMeta m = meta(id);
     String p = parent == null || parent.isEmpty() ? m.parent() : LayerIds.check(parent);
@@ -770,7 +800,7 @@ public final class Engine implements Closeable {
       java.util.Set<String> inodes = new java.util.HashSet<>();
       for (Change c : nativeChanges.get()) {
         if (c.kind() != Change.Kind.DELETED) {
-          var st = io.layerd.unpack.RootedPaths.lstatIn(dir, c.path());
+          var st = lstatIn(dir, c.path());
           if (st != null && st.isRegular() && (st.nlink() < 2 || inodes.add(st.inodeKey()))) {
             size += st.size(); // a hardlinked inode counts once, as Docker's ChangesSize
           }

@@ -1,5 +1,7 @@
 package io.layerd.idmap;
 
+import io.layerd.idmap.internal.Ids;
+
 /**
  * One line of a user namespace's id map: container ids {@code containerId} to {@code containerId +
  * size - 1} are host ids {@code hostId} to {@code hostId + size - 1}. Ids are unsigned 32-bit and

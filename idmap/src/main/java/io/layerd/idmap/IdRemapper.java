@@ -1,6 +1,7 @@
 package io.layerd.idmap;
 
 import io.layerd.idmap.UnmappedIdException.Reason;
+import io.layerd.idmap.internal.Ids;
 import io.layerd.sys.Errno;
 import io.layerd.sys.NativeFailure;
 import java.io.IOException;

@@ -1,5 +1,6 @@
 package io.layerd.idmap;
 
+import io.layerd.idmap.internal.Ids;
 import java.util.List;
 import java.util.Objects;
 import java.util.stream.Collectors;

@@ -2,6 +2,7 @@ package io.layerd.idmap;
 
 import io.layerd.idmap.Problems.Problem;
 import io.layerd.idmap.Problems.Severity;
+import io.layerd.idmap.internal.Ids;
 import java.io.IOException;
 import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;

@@ -1,5 +1,6 @@
 package io.layerd.idmap;
 
+import io.layerd.idmap.internal.Ids;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -1,5 +1,6 @@
 package io.layerd.idmap;
 
+import io.layerd.idmap.internal.Ids;
 import io.layerd.sys.Sys;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;

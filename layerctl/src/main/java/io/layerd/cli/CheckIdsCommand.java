@@ -1,9 +1,9 @@
 package io.layerd.cli;
 
-import io.layerd.idmap.EffectiveMapping;
 import io.layerd.idmap.IdKind;
 import io.layerd.idmap.IdMappings;
 import io.layerd.idmap.SubordinateIds;
+import io.layerd.idmap.internal.EffectiveMapping;
 import io.layerd.sys.Names;
 import io.layerd.unpack.image.ImageReader;
 import io.layerd.unpack.image.Platform;

@@ -1,9 +1,9 @@
 package io.layerd.cli;
 
-import io.layerd.idmap.CheckStatus;
-import io.layerd.idmap.Doctor;
-import io.layerd.idmap.DoctorCheck;
-import io.layerd.idmap.DoctorReport;
+import io.layerd.idmap.internal.CheckStatus;
+import io.layerd.idmap.internal.Doctor;
+import io.layerd.idmap.internal.DoctorCheck;
+import io.layerd.idmap.internal.DoctorReport;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

@@ -1,8 +1,8 @@
 package io.layerd.cli;
 
-import io.layerd.engine.DataRoot;
 import io.layerd.engine.DefaultPaths;
 import io.layerd.engine.DriverSelector;
+import io.layerd.engine.internal.DataRoot;
 import io.layerd.engine.spi.FsInfo;
 import io.layerd.engine.spi.Host;
 import io.layerd.sys.Sys;

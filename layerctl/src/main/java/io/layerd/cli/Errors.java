@@ -1,8 +1,8 @@
 package io.layerd.cli;
 
 import io.layerd.idmap.RangeSuggestion;
-import io.layerd.idmap.RootlessException;
 import io.layerd.idmap.UnmappedIdException;
+import io.layerd.idmap.internal.RootlessException;
 import io.layerd.unpack.DigestMismatchException;
 import io.layerd.unpack.InvalidArchiveException;
 import io.layerd.unpack.image.ImageException;

@@ -1,6 +1,5 @@
 package io.layerd.cli;
 
-import io.layerd.idmap.EffectiveMapping;
 import io.layerd.idmap.IdKind;
 import io.layerd.idmap.IdMapping;
 import io.layerd.idmap.IdMappings;
@@ -9,6 +8,7 @@ import io.layerd.idmap.SubIdFile;
 import io.layerd.idmap.SubIdRange;
 import io.layerd.idmap.SubordinateIds;
 import io.layerd.idmap.UserAccount;
+import io.layerd.idmap.internal.EffectiveMapping;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

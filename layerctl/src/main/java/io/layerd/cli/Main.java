@@ -59,7 +59,7 @@ public final class Main implements Runnable {
           "Run the commands that create files inside a rootless user namespace when started by a"
               + " non-root user: auto (when possible), true (or fail with the remedy),"
               + " false (never). Default: ${DEFAULT-VALUE}.")
-  io.layerd.idmap.RootlessMode rootless = io.layerd.idmap.RootlessMode.AUTO;
+  io.layerd.idmap.internal.RootlessMode rootless = io.layerd.idmap.internal.RootlessMode.AUTO;
 
   @Override
   public void run() {

@@ -1,7 +1,7 @@
 package io.layerd.cli;
 
-import io.layerd.idmap.RootlessNamespace;
 import io.layerd.idmap.UnmappedIdPolicy;
+import io.layerd.idmap.internal.RootlessNamespace;
 import io.layerd.sys.Sys;
 import io.layerd.unpack.ApplyProgress;
 import io.layerd.unpack.IdOwners;

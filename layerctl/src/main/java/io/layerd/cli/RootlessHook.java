@@ -1,8 +1,8 @@
 package io.layerd.cli;
 
-import io.layerd.idmap.RootlessException;
-import io.layerd.idmap.RootlessMode;
-import io.layerd.idmap.RootlessNamespace;
+import io.layerd.idmap.internal.RootlessException;
+import io.layerd.idmap.internal.RootlessMode;
+import io.layerd.idmap.internal.RootlessNamespace;
 import java.io.IOException;
 import java.util.List;
 import java.util.OptionalInt;

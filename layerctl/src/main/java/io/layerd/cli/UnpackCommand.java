@@ -2,8 +2,8 @@ package io.layerd.cli;
 
 import io.layerd.unpack.ApplyResult;
 import io.layerd.unpack.LayerApplier;
-import io.layerd.unpack.Staging;
 import io.layerd.unpack.image.ImageArchives;
+import io.layerd.unpack.internal.Staging;
 import java.io.FileDescriptor;
 import java.io.FileInputStream;
 import java.io.IOException;

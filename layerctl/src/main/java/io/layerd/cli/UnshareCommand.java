@@ -1,7 +1,7 @@
 package io.layerd.cli;
 
-import io.layerd.idmap.RootlessException;
-import io.layerd.idmap.RootlessNamespace;
+import io.layerd.idmap.internal.RootlessException;
+import io.layerd.idmap.internal.RootlessNamespace;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -52,7 +52,8 @@ final class UnshareCommand implements Callable<Integer> {
       Process p = new ProcessBuilder(cmd).inheritIO().start();
       return p.waitFor();
     }
-    RootlessNamespace.Plan plan = RootlessNamespace.plan(io.layerd.idmap.RootlessMode.TRUE);
+    RootlessNamespace.Plan plan =
+        RootlessNamespace.plan(io.layerd.idmap.internal.RootlessMode.TRUE);
     if (plan.decision() != RootlessNamespace.Decision.ENTER) {
       throw new RootlessException(plan.failureMessage(), plan.blockers());
     }

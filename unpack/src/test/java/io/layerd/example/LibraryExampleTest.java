@@ -3,8 +3,10 @@ package io.layerd.example;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.layerd.idmap.UnmappedIdPolicy;
 import io.layerd.testkit.RootTest;
 import io.layerd.testkit.TestData;
+import io.layerd.unpack.IdOwners;
 import io.layerd.unpack.LayerApplier;
 import io.layerd.unpack.image.ImageReader;
 import io.layerd.unpack.image.ImageResult;
@@ -21,7 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * README's "Using the library", compiled and run: the code between the markers is the README's
  * example, line for line (checked below), in a package of its own so that it sees only the public
- * API.
+ * API, and using only the API packages (those the modules' module-info files export).
  */
 class LibraryExampleTest {
   @TempDir Path tmp;
@@ -38,8 +40,10 @@ class LibraryExampleTest {
     // An image (OCI layout or docker-save, a directory or a tar) into a new directory:
     ImageResult result = ImageUnpacker.builder().build().unpack(image, rootfs);
 
-    // One layer (plain, gzip, zstd, xz or bzip2) onto a directory, its digests checked if given:
-    LayerApplier applier = LayerApplier.builder().build();
+    // One layer (plain, gzip, zstd, xz or bzip2) onto a directory, its digests checked if given,
+    // owners through this process's id mapping (one outside it fails, an UnmappedIdException):
+    LayerApplier applier =
+        LayerApplier.builder().owners(IdOwners.forCurrentProcess(UnmappedIdPolicy.FAIL)).build();
     try (InputStream in = Files.newInputStream(layer)) {
       applier.apply(layer.toString(), in, alpine, LayerApplier.Expect.NOTHING);
     }

@@ -2,7 +2,7 @@ package io.layerd.unpack.image;
 
 import io.layerd.unpack.ApplyResult;
 import io.layerd.unpack.LayerApplier;
-import io.layerd.unpack.Staging;
+import io.layerd.unpack.internal.Staging;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Path;

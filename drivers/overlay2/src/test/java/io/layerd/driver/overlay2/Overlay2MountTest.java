@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.layerd.engine.Engine;
 import io.layerd.engine.EngineConfig;
-import io.layerd.engine.TreeChanges;
+import io.layerd.engine.internal.TreeChanges;
 import io.layerd.engine.spi.Capability;
 import io.layerd.engine.spi.Change;
 import io.layerd.engine.spi.DeletionForm;

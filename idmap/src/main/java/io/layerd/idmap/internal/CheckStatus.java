@@ -1,4 +1,4 @@
-package io.layerd.idmap;
+package io.layerd.idmap.internal;
 
 /** The outcome of one {@link Doctor} check. */
 public enum CheckStatus {

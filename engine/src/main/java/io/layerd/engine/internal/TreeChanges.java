@@ -1,4 +1,4 @@
-package io.layerd.engine;
+package io.layerd.engine.internal;
 
 import io.layerd.engine.spi.Change;
 import io.layerd.sys.DirEntry;

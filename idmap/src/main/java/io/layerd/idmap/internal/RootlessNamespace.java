@@ -1,5 +1,10 @@
-package io.layerd.idmap;
+package io.layerd.idmap.internal;
 
+import io.layerd.idmap.IdKind;
+import io.layerd.idmap.IdMapping;
+import io.layerd.idmap.IdMappings;
+import io.layerd.idmap.SubordinateIds;
+import io.layerd.idmap.UserAccount;
 import io.layerd.sys.Sys;
 import java.io.File;
 import java.io.IOException;

@@ -1,9 +1,9 @@
-package io.layerd.idmap;
+package io.layerd.idmap.internal;
 
 import java.util.Locale;
 
-/** Constants and formatting shared by this package. */
-final class Ids {
+/** Constants and formatting shared by the module's packages. */
+public final class Ids {
   private Ids() {}
 
   /**
@@ -12,32 +12,32 @@ final class Ids {
    * first id plus count wraps past it, which is why the initial namespace shows {@code 0 0
    * 4294967295}.
    */
-  static final long LIMIT = 4294967295L;
+  public static final long LIMIT = 4294967295L;
 
   /** The highest valid id. */
-  static final long MAX_ID = LIMIT - 1;
+  public static final long MAX_ID = LIMIT - 1;
 
   /** The block size rootless documentation and useradd use (SUB_UID_COUNT in login.defs). */
-  static final long BLOCK = 65536;
+  public static final long BLOCK = 65536;
 
   /** Where useradd starts allocating subordinate ids (SUB_UID_MIN in login.defs). */
-  static final long SUB_ID_MIN = 100000;
+  public static final long SUB_ID_MIN = 100000;
 
-  static boolean valid(long id) {
+  public static boolean valid(long id) {
     return id >= 0 && id <= MAX_ID;
   }
 
   /** 65536 as "65,536". */
-  static String count(long n) {
+  public static String count(long n) {
     return String.format(Locale.ROOT, "%,d", n);
   }
 
   /** "100000-165535", or "7" for a single id. */
-  static String span(long first, long count) {
+  public static String span(long first, long count) {
     return count == 1 ? Long.toString(first) : first + "-" + (first + count - 1);
   }
 
-  static String plural(long n, String one, String many) {
+  public static String plural(long n, String one, String many) {
     return count(n) + " " + (n == 1 ? one : many);
   }
 }

@@ -1,10 +1,13 @@
-package io.layerd.engine;
+package io.layerd.engine.internal;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.layerd.engine.DataRootException;
+import io.layerd.engine.Engine;
+import io.layerd.engine.EngineConfig;
 import io.layerd.engine.spi.FilesystemProbe;
 import io.layerd.engine.spi.FsInfo;
 import io.layerd.engine.spi.Host;

@@ -1,9 +1,21 @@
-package io.layerd.idmap;
+package io.layerd.idmap.internal;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.layerd.idmap.IdKind;
+import io.layerd.idmap.IdMapping;
+import io.layerd.idmap.IdMappings;
+import io.layerd.idmap.IdRange;
+import io.layerd.idmap.IdRemapper;
+import io.layerd.idmap.Owner;
+import io.layerd.idmap.RangeOrigin;
+import io.layerd.idmap.SubIdRange;
+import io.layerd.idmap.SubordinateIds;
+import io.layerd.idmap.UnmappedIdException;
+import io.layerd.idmap.UnmappedIdPolicy;
+import io.layerd.idmap.UserAccount;
 import io.layerd.sys.Stat;
 import io.layerd.sys.Sys;
 import io.layerd.testkit.ChildJvm;

@@ -1,5 +1,13 @@
-package io.layerd.idmap;
+package io.layerd.idmap.internal;
 
+import io.layerd.idmap.IdKind;
+import io.layerd.idmap.IdMapping;
+import io.layerd.idmap.Problems;
+import io.layerd.idmap.RangeSuggestion;
+import io.layerd.idmap.SubIdFile;
+import io.layerd.idmap.SubIdRange;
+import io.layerd.idmap.SubordinateIds;
+import io.layerd.idmap.UserAccount;
 import io.layerd.sys.Sys;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

@@ -1,4 +1,4 @@
-package io.layerd.engine;
+package io.layerd.engine.internal;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 

@@ -1,9 +1,10 @@
-package io.layerd.unpack;
+package io.layerd.unpack.internal;
 
 import io.layerd.sys.DirEntry;
 import io.layerd.sys.Fd;
 import io.layerd.sys.Names;
 import io.layerd.sys.Sys;
+import io.layerd.sys.Trees;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -84,7 +85,7 @@ public final class Staging {
       } catch (IOException | RuntimeException | Error e) {
         if (staging != null) {
           try {
-            RootedTree.removeAll(p.get(), staging);
+            Trees.removeAll(p.get(), staging);
           } catch (IOException | RuntimeException cleanup) {
             e.addSuppressed(cleanup); // the failure matters more; the staging name says what it is
           }
@@ -125,7 +126,7 @@ public final class Staging {
           continue; // a live run's
         }
         try {
-          RootedTree.removeAll(parentFd, e.name());
+          Trees.removeAll(parentFd, e.name());
           notes.accept("removed " + n + ", the staging directory of an interrupted run");
         } catch (IOException failed) {
           notes.accept(

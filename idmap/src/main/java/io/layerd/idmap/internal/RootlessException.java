@@ -1,4 +1,4 @@
-package io.layerd.idmap;
+package io.layerd.idmap.internal;
 
 import java.io.IOException;
 import java.util.List;

@@ -1,5 +1,6 @@
-package io.layerd.idmap;
+package io.layerd.idmap.internal;
 
+import io.layerd.idmap.UserAccount;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;

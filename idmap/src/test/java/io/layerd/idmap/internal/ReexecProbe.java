@@ -1,5 +1,6 @@
-package io.layerd.idmap;
+package io.layerd.idmap.internal;
 
+import io.layerd.idmap.IdMappings;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,4 +1,4 @@
-package io.layerd.idmap;
+package io.layerd.idmap.internal;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

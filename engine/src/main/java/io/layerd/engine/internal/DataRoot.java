@@ -1,5 +1,6 @@
-package io.layerd.engine;
+package io.layerd.engine.internal;
 
+import io.layerd.engine.DataRootException;
 import io.layerd.engine.spi.FsInfo;
 import io.layerd.engine.spi.Host;
 import io.layerd.sys.Sys;
