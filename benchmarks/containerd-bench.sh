@@ -51,14 +51,7 @@ REPO=$repo
 debian_layer "$data" || exit 1
 IMAGE=docker.io/library/layerd-bench-debian:latest
 archive=$data/debian-oci-archive.tar
-if [ ! -s "$archive" ] || [ "$archive" -ot "$data/debian.tar.gz" ]; then
-  # An OCI archive (an image layout as one tar) whose one layer is debian.tar.gz, named for ctr.
-  t=$(mktemp -d "$data/oci.XXXXXX")
-  debian_oci_layout "$data" "$t/layout" latest "$IMAGE"
-  tar -C "$t/layout" -cf "$archive.tmp" oci-layout index.json blobs
-  mv "$archive.tmp" "$archive"
-  rm -rf "$t"
-fi
+debian_oci_archive "$data" "$IMAGE" # an OCI archive whose one layer is debian.tar.gz, named for ctr
 
 # ------------------------------------------------------------------ containerd and layerd
 W=$(mktemp -d "$workbase/lcb.XXXXXX")
