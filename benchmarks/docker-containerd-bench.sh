@@ -310,6 +310,7 @@ RUN echo done > /etc/bench && chmod 600 /etc/bench
 EOF
     chmod -R a+rX "$W/build"
     measure build build
+    grep "diff sha256:" "$W/rl-layerd/log" | tail -n 5 > "$W/build-diffs.log" # the last build's layers
   fi
   stopall
 fi
@@ -351,6 +352,8 @@ if want commit; then
   sed 's/^.*\(diff sha256:[0-9a-f]\{12\}\)[0-9a-f]*: /  \1: /; s/ of .*$//' "$W/diffs.log"
 fi
 if want build; then
+  echo "layerd's differ, the last build's layers:"
+  sed 's/^.*\(diff sha256:[0-9a-f]\{12\}\)[0-9a-f]*: /  \1: /; s/ of .*$//' "$W/build-diffs.log"
   echo "Dockerfile:"; sed 's/^/  /' "$W/build/Dockerfile"
 fi
 echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine slows both sides)."
