@@ -14,7 +14,8 @@
 #           --docker` stacks (rootlesskit with slirp4netns; layerd, containerd, dockerd --rootless),
 #           one with dockerd's --storage-driver layerd and one with overlayfs. Commits of a
 #           container of the Debian image that copied its /usr (cp -a /usr /copy), of one that
-#           appended to 10 files, and of one that changed nothing (dockerd's own cost).
+#           appended to 10 files, and of one that changed nothing (dockerd's cost and the
+#           differ's fixed cost).
 #   build   rootless `docker build --no-cache` of a Dockerfile of 5 RUN steps on the Debian image
 #           (no registry: FROM the loaded image, steps that work offline), on the same stacks.
 #
@@ -38,11 +39,11 @@ set -euo pipefail
 shopt -s inherit_errexit # a failing command in $(...) fails the run
 repo=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
 runs=5 data=${LAYERD_BENCH_DATA:-/var/tmp/layerd-bench-unpack} workbase=/var/tmp user=layerd-test
-parts=()
+parts=() only=
 while [ $# -gt 0 ]; do
   case "$1" in
     -n) runs=$2; shift 2 ;;
-    --only) parts+=("$2"); shift 2 ;;
+    --only) parts+=("$2"); only+=" --only $2"; shift 2 ;;
     --data) data=$2; shift 2 ;;
     --work) workbase=$2; shift 2 ;;
     --user) user=$2; shift 2 ;;
@@ -339,7 +340,7 @@ fi
 if want commit; then
   row "rootless docker commit, cp -a /usr /copy" commit-big "<= 0.5x"
   row "rootless docker commit, 10 files changed" commit-ten "<= 1.0x"
-  row "rootless docker commit, nothing changed (dockerd's own cost)" commit-none ""
+  row "rootless docker commit, nothing changed" commit-none ""
 fi
 want build && row "rootless docker build --no-cache, 5 RUN steps" build "report"
 echo
@@ -358,4 +359,4 @@ if want build; then
 fi
 echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine slows both sides)."
 echo
-echo "Reproduce: benchmarks/docker-containerd-bench.sh -n $runs$(for p in "${parts[@]}"; do printf ' --only %s' "$p"; done)"
+echo "Reproduce: benchmarks/docker-containerd-bench.sh -n $runs$only"
