@@ -39,7 +39,7 @@ set -euo pipefail
 shopt -s inherit_errexit # a failing command in $(...) fails the run
 repo=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
 runs=5 data=${LAYERD_BENCH_DATA:-/var/tmp/layerd-bench-unpack} workbase=/var/tmp user=layerd-test
-parts=() only=
+parts=() only= argv=("$@")
 while [ $# -gt 0 ]; do
   case "$1" in
     -n) runs=$2; shift 2 ;;
@@ -67,13 +67,18 @@ done
 DOCKER=$(command -v docker)
 JAVA=$(readlink -f "$(command -v java)")
 
+# The whole run under the end-to-end tests' lock, held by flock itself (-o: not by the daemons).
 lock=${LAYERD_E2E_LOCK:-/tmp/layerd-e2e.lock}
-exec 9>>"$lock"
-flock -n 9 || { echo "waiting for $lock (end-to-end tests running)..." >&2; flock 9; }
+if [ -z "${LAYERD_BENCH_LOCKED:-}" ]; then
+  export LAYERD_BENCH_LOCKED=1
+  flock -n "$lock" true || echo "waiting for $lock (end-to-end tests running)..." >&2
+  exec flock -o "$lock" "$0" "${argv[@]}"
+fi
 
 # ------------------------------------------------------------------ the image
 REPO=$repo
 . "$repo/benchmarks/debian-image.sh"
+. "$repo/benchmarks/bench-common.sh"
 debian_layer "$data" || exit 1
 IMAGE=docker.io/library/layerd-bench-debian:latest
 archive=$data/debian-oci-archive.tar
@@ -84,13 +89,6 @@ W=$(mktemp -d "$workbase/ldcb.XXXXXX")
 chmod 755 "$W"
 pids=() tun_mode= made_run=()
 for d in /run/docker /run/docker/plugins /run/containerd; do [ -e "$d" ] || made_run+=("$d"); done
-stop() {
-  local p=$1
-  [ -n "$p" ] || return 0
-  kill -TERM "$p" 2>/dev/null || true
-  for _ in $(seq 600); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.1; done
-  kill -KILL "$p" 2>/dev/null || true
-}
 stopall() {
   local i
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do stop "${pids[i]}"; done
@@ -113,10 +111,6 @@ trap 'exit 130' INT TERM HUP
 cp "$repo/daemon/target/layerd.jar" "$W/layerd.jar"
 chmod 644 "$W/layerd.jar"
 
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 load1() { cut -d' ' -f1 /proc/loadavg; }
 tick=$(getconf CLK_TCK)
 # cpu PID...: their CPU clock ticks, with their waited-for children (igzip, unpigz).
@@ -146,10 +140,10 @@ start_rootful() {
   [ "$mode" = in-process ] && jopts=-Dlayerd.isal=false env=(CONTAINERD_DISABLE_IGZIP=1 CONTAINERD_DISABLE_PIGZ=1)
   JAVA_TOOL_OPTIONS=$jopts "$repo/layerd" --data-root "$W/layerd" --socket "$W/gd.sock" \
     --driver overlay2 --containerd-socket "$W/snap.sock" --containerd-root "$C/root" \
-    --containerd-address "$C/containerd.sock" > "$W/layerd-$mode.log" 2>&1 9>&- &
+    --containerd-address "$C/containerd.sock" > "$W/layerd-$mode.log" 2>&1 &
   pids+=($!); layerd_pid=$!
   await "layerd (see $W/layerd-$mode.log)" "$layerd_pid" test -S "$W/snap.sock"
-  env "${env[@]}" containerd --config "$C/config.toml" > "$W/containerd-$mode.log" 2>&1 9>&- &
+  env "${env[@]}" containerd --config "$C/config.toml" > "$W/containerd-$mode.log" 2>&1 &
   pids+=($!); ctd_pid=$!
   await "containerd (see $W/containerd-$mode.log)" "$ctd_pid" command ctr --address "$C/containerd.sock" version
   for side in "${SIDES[@]}"; do
@@ -160,7 +154,7 @@ start_rootful() {
       --containerd "$C/containerd.sock" --containerd-namespace "bench-$side" \
       --containerd-plugins-namespace "bench-$side-plugins" --feature containerd-snapshotter=true \
       --storage-driver "$side" --iptables=false --ip6tables=false --bridge=none \
-      > "$W/$side/dockerd-$mode.log" 2>&1 9>&- &
+      > "$W/$side/dockerd-$mode.log" 2>&1 &
     pids+=($!); dockerd_pid[$side]=$!
     await "dockerd on $side (see $W/$side/dockerd-$mode.log)" "$!" rd "$side" version
   done
@@ -231,7 +225,7 @@ start_rootless() {
   chmod 700 "$d/run"
   "${AS_USER[@]}" XDG_RUNTIME_DIR="$d/run" XDG_DATA_HOME="$d/data" "$JAVA" -XX:+UseSerialGC \
     -Xshare:auto -Dfile.encoding=UTF-8 -Dsun.jnu.encoding=UTF-8 -jar "$W/layerd.jar" "${args[@]}" \
-    > "$d/log" 2>&1 9>&- &
+    > "$d/log" 2>&1 &
   pids+=($!)
   await "rootless Docker on $side (see $d/log)" "$!" rl "$side" version
 }
