@@ -48,30 +48,17 @@ have() { command -v "$1" >/dev/null 2>&1; }
 # ------------------------------------------------------------------ the image
 REPO=$repo
 . "$repo/benchmarks/debian-image.sh"
+. "$repo/benchmarks/bench-common.sh"
 debian_layer "$data" || exit 1
 IMAGE=docker.io/library/layerd-bench-debian:latest
 archive=$data/debian-oci-archive.tar
-if [ ! -s "$archive" ] || [ "$archive" -ot "$data/debian.tar.gz" ]; then
-  # An OCI archive (an image layout as one tar) whose one layer is debian.tar.gz, named for ctr.
-  t=$(mktemp -d "$data/oci.XXXXXX")
-  debian_oci_layout "$data" "$t/layout" latest "$IMAGE"
-  tar -C "$t/layout" -cf "$archive.tmp" oci-layout index.json blobs
-  mv "$archive.tmp" "$archive"
-  rm -rf "$t"
-fi
+debian_oci_archive "$data" "$IMAGE" # an OCI archive whose one layer is debian.tar.gz, named for ctr
 
 # ------------------------------------------------------------------ containerd and layerd
 W=$(mktemp -d "$workbase/lcb.XXXXXX")
 C=$W/c
 mkdir -p "$C"
 ctd_pid= layerd_pid=
-stop() {
-  local p=$1
-  [ -n "$p" ] || return 0
-  kill -TERM "$p" 2>/dev/null || true
-  for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.1; done
-  kill -KILL "$p" 2>/dev/null || true
-}
 cleanup() {
   stop "$ctd_pid"; stop "$layerd_pid"
   grep " $W/" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
@@ -107,9 +94,6 @@ start() {
 }
 stopall() { stop "$ctd_pid"; ctd_pid=; stop "$layerd_pid"; layerd_pid=; }
 
-now() { date +%s.%N; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 # CPU time (clock ticks) of containerd and layerd, with their children waited for (igzip, unpigz).
 tick=$(getconf CLK_TCK)

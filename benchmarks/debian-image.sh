@@ -1,11 +1,14 @@
 # benchmarks/debian-image.sh: the Debian reference image the benchmarks share, sourced by
-# compare.sh and containerd-bench.sh (REPO must be set).
+# compare.sh, containerd-bench.sh and docker-containerd-bench.sh (REPO must be set).
 #
 #   debian_layer DATA                 DATA/debian.tar{,.gz,.zst}: made by testdata's
 #                                     make-debian-layer.sh when missing (about a minute)
 #   debian_oci_layout DATA DEST REF [NAME]  an OCI image layout in DEST whose one layer is
 #                                     DATA/debian.tar.gz, its manifest annotated with ref name REF
 #                                     and, given NAME, io.containerd.image.name NAME
+#   debian_oci_archive DATA NAME      DATA/debian-oci-archive.tar: that layout as one tar (an OCI
+#                                     archive for ctr import and docker load) named NAME; made
+#                                     when missing or older than the layer
 
 debian_layer() {
   local data=$1 maker= m
@@ -41,4 +44,15 @@ debian_oci_layout() {
       "$m" "$ms" "$annotations" > index.json
     echo '{"imageLayoutVersion":"1.0.0"}' > oci-layout
   )
+}
+
+debian_oci_archive() {
+  local data=$1 name=$2 archive=$1/debian-oci-archive.tar t
+  if [ ! -s "$archive" ] || [ "$archive" -ot "$data/debian.tar.gz" ]; then
+    t=$(mktemp -d "$data/oci.XXXXXX")
+    debian_oci_layout "$data" "$t/layout" latest "$name"
+    tar -C "$t/layout" -cf "$archive.tmp" oci-layout index.json blobs
+    mv "$archive.tmp" "$archive"
+    rm -rf "$t"
+  fi
 }

@@ -35,7 +35,6 @@ import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.regex.Pattern;
 import java.util.zip.Deflater;
-import java.util.zip.GZIPOutputStream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -353,12 +352,10 @@ final class DiffService extends DiffGrpc.DiffImplBase {
   private static OutputStream compressor(String mediaType, OutputStream out) throws IOException {
     switch (mediaType) {
       case OCI_LAYER_GZIP:
-        // gzip's default level, as containerd's walking differ (Go's gzip.NewWriter)
-        return new GZIPOutputStream(out, 1 << 16) {
-          {
-            def.setLevel(Deflater.DEFAULT_COMPRESSION);
-          }
-        };
+        // gzip's default level, as containerd's walking differ (Go's gzip.NewWriter), on every
+        // core: a large layer's commit is bound by deflate
+        return new ParallelGzipOutputStream(
+            out, Deflater.DEFAULT_COMPRESSION, Runtime.getRuntime().availableProcessors());
       case OCI_LAYER_ZSTD:
         return new ZstdOutputStream(out, 3);
       default:
