@@ -5,8 +5,6 @@ import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noMethods;
 import static com.tngtech.archunit.library.Architectures.layeredArchitecture;
 import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
 
-import com.tngtech.archunit.base.DescribedPredicate;
-import com.tngtech.archunit.core.domain.JavaClass;
 import com.tngtech.archunit.core.domain.JavaClasses;
 import com.tngtech.archunit.core.domain.JavaModifier;
 import com.tngtech.archunit.core.importer.ImportOption;
@@ -106,8 +104,9 @@ class ModuleRulesTest {
    *   <li>idmap's internals (the rootless re-exec, the doctor, the effective mapping) serve the
    *       daemon ({@code layerd rootless-*}, the re-exec at start) and layerctl ({@code doctor},
    *       {@code idmap}, {@code check-ids}, {@code unshare}, the re-exec);
-   *   <li>unpack's ({@code Staging}) serve {@code layerctl unpack}, which publishes its target the
-   *       same way, and the benchmarks (never deployed);
+   *   <li>unpack's ({@code Staging}, the tar reader and writer, the single-threaded {@code
+   *       LayerStream}) serve {@code layerctl unpack}, which publishes its target with {@code
+   *       Staging}, and the benchmarks (never deployed), which measure the reader and the writer;
    *   <li>the engine's serve layerctl's {@code driver} command, which checks a data-root with
    *       {@code DataRoot} before it selects a driver there.
    * </ul>
@@ -130,43 +129,6 @@ class ModuleRulesTest {
           .because("a library module's users see its API packages, which its module-info exports")
           .check(classes);
     }
-  }
-
-  /**
-   * Types of io.layerd.unpack that are public but not its API (see its package-info), and the only
-   * packages outside unpack that may use each: the engine packs its diffs with {@code TreePacker};
-   * the benchmarks (never deployed) measure the reader, the writer and the stream directly.
-   */
-  private static final String[][] UNPACK_NON_API = {
-    {"io.layerd.unpack.TarReader"},
-    {"io.layerd.unpack.TarWriter"},
-    {"io.layerd.unpack.LayerStream"},
-    {"io.layerd.unpack.TreePacker", "io.layerd.engine"},
-  };
-
-  @ArchTest
-  void unpackIsUsedThroughItsApi(JavaClasses classes) {
-    for (String[] row : UNPACK_NON_API) {
-      String type = row[0];
-      String[] allowed = new String[row.length + 1];
-      allowed[0] = "io.layerd.unpack..";
-      allowed[1] = "io.layerd.bench..";
-      System.arraycopy(row, 1, allowed, 2, row.length - 1);
-      noClasses()
-          .that()
-          .resideOutsideOfPackages(allowed)
-          .should()
-          .dependOnClassesThat(nestedIn(type))
-          .because(type + " is public for unpack's own packages, not part of its API")
-          .check(classes);
-    }
-  }
-
-  /** The named class and the classes nested in it. */
-  private static DescribedPredicate<JavaClass> nestedIn(String type) {
-    return DescribedPredicate.describe(
-        "are " + type + " or nested in it",
-        c -> c.getName().equals(type) || c.getName().startsWith(type + "$"));
   }
 
   /** Rule 2: drivers return mounts as data and know nothing of tar or images. */

@@ -6,7 +6,7 @@ import io.layerd.sys.Fd;
 import io.layerd.sys.Sys;
 import io.layerd.sys.Trees;
 import io.layerd.unpack.TarEntry;
-import io.layerd.unpack.TarWriter;
+import io.layerd.unpack.internal.TarWriter;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;

@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.layerd.testkit.TarBuilder;
 import io.layerd.unpack.TarEntry;
-import io.layerd.unpack.TarReader;
+import io.layerd.unpack.internal.TarReader;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;

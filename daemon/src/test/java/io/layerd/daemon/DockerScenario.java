@@ -7,7 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.layerd.testkit.TreeManifest;
 import io.layerd.unpack.TarEntry;
-import io.layerd.unpack.TarReader;
+import io.layerd.unpack.internal.TarReader;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -221,7 +221,7 @@ final class DockerScenario {
         }
         java.security.MessageDigest md = sha256();
         byte[] buf = new byte[64 * 1024];
-        InputStream c = io.layerd.unpack.LayerStream.open(r.content()).tar();
+        InputStream c = io.layerd.unpack.internal.LayerStream.open(r.content()).tar();
         for (int n; (n = c.read(buf)) > 0; ) {
           md.update(buf, 0, n);
         }

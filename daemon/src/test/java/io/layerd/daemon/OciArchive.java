@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.layerd.testkit.TarBuilder;
 import io.layerd.unpack.TarEntry;
-import io.layerd.unpack.TarReader;
+import io.layerd.unpack.internal.TarReader;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;

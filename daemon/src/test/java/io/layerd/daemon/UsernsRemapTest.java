@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.layerd.testkit.RootTest;
 import io.layerd.testkit.TarBuilder;
 import io.layerd.unpack.TarEntry;
-import io.layerd.unpack.TarReader;
+import io.layerd.unpack.internal.TarReader;
 import java.io.ByteArrayInputStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;

@@ -1,6 +1,6 @@
 package io.layerd.cli;
 
-import io.layerd.unpack.LayerStream;
+import io.layerd.unpack.internal.LayerStream;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;

@@ -2,7 +2,7 @@ package io.layerd.cli;
 
 import io.layerd.testkit.TestData;
 import io.layerd.testkit.TreeManifest;
-import io.layerd.unpack.LayerStream;
+import io.layerd.unpack.internal.LayerStream;
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;

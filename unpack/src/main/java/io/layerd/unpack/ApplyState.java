@@ -28,6 +28,9 @@ final class ApplyState {
 
   RootedTree tree;
 
+  /** The uncompressed tar the entries are read from (their file contents are sliced from it). */
+  LayerPipeline.ChunkStream tar;
+
   /** The threads finishing regular files, or null to finish them here. */
   Writers writers;
 

@@ -1,5 +1,6 @@
 package io.layerd.unpack;
 
+import io.layerd.unpack.internal.TarReader;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
@@ -110,7 +111,7 @@ final class Chunks {
   }
 
   /** A piece of a chunk (its own position and limit) held by whoever got it, until released. */
-  static final class Slice {
+  static final class Slice implements TarReader.Piece {
     final ByteBuffer bytes;
     private Chunk chunk;
 
@@ -119,7 +120,8 @@ final class Chunks {
       this.chunk = chunk;
     }
 
-    int length() {
+    @Override
+    public int length() {
       return bytes.remaining();
     }
 

@@ -6,7 +6,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.util.zip.GZIPInputStream;
 import org.apache.commons.compress.compressors.bzip2.BZip2CompressorInputStream;
-import org.tukaani.xz.MemoryLimitException;
 import org.tukaani.xz.XZInputStream;
 
 /** Layer compression, recognised by magic bytes and never by a file name. */
@@ -110,31 +109,5 @@ public enum Compression {
   /** An xz decompressor held to {@link #XZ_MEMORY_LIMIT_KIB}. */
   static InputStream xz(InputStream in) throws IOException {
     return new XZInputStream(in, XZ_MEMORY_LIMIT_KIB);
-  }
-
-  /**
-   * A decompressor's failure, said plainly: which format, how far into the layer ({@code offset}
-   * bytes of it read), and what went wrong.
-   */
-  IOException failure(long offset, Exception e) {
-    if (e instanceof MemoryLimitException m) {
-      return new IOException(
-          "the xz stream needs "
-              + (m.getMemoryNeeded() >> 10)
-              + " MiB of memory to be decompressed (its dictionary size), over the "
-              + (XZ_MEMORY_LIMIT_KIB >> 10)
-              + " MiB layerd allows: compress the layer with a smaller dictionary (xz -9 needs"
-              + " 65 MiB)",
-          e);
-    }
-    String detail = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-    return new IOException(
-        "the "
-            + label
-            + " stream is corrupt or cut short (after "
-            + offset
-            + " bytes of the layer): "
-            + detail,
-        e);
   }
 }

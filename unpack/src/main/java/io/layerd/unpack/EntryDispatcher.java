@@ -1,5 +1,6 @@
 package io.layerd.unpack;
 
+import io.layerd.unpack.internal.TarReader;
 import java.io.IOException;
 import java.util.List;
 

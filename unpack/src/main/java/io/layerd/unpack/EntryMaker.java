@@ -5,6 +5,7 @@ import io.layerd.sys.Fd;
 import io.layerd.sys.NativeFailure;
 import io.layerd.sys.Stat;
 import io.layerd.sys.Sys;
+import io.layerd.unpack.internal.TarReader;
 import java.io.IOException;
 import java.util.List;
 
@@ -92,11 +93,11 @@ final class EntryMaker {
       }
       if (pooled) {
         Chunks.Slice piece;
-        while ((piece = reader.slice(Integer.MAX_VALUE)) != null) {
+        while ((piece = reader.slice(s.tar, Integer.MAX_VALUE)) != null) {
           job.slices.add(piece);
         }
       } else {
-        writeContent(e, job.fd, reader);
+        writeContent(e, job.fd, reader, s.tar);
       }
     } catch (Throwable ex) { // an Error too: the job's descriptor and directory go back
       job.abandon();
@@ -112,24 +113,27 @@ final class EntryMaker {
     }
   }
 
-  private static void writeContent(TarEntry e, int fd, TarReader reader) throws IOException {
+  private static void writeContent(
+      TarEntry e, int fd, TarReader reader, LayerPipeline.ChunkStream tar) throws IOException {
     if (e.sparse() == null) {
-      copy(fd, reader, Long.MAX_VALUE, -1);
+      copy(fd, reader, tar, Long.MAX_VALUE, -1);
       return;
     }
     // A sparse file: each data segment at its offset, the holes left as holes.
     for (long[] seg : e.sparse()) {
-      copy(fd, reader, seg[1], seg[0]);
+      copy(fd, reader, tar, seg[1], seg[0]);
     }
     Sys.ftruncate(fd, e.size());
   }
 
   /** Copies up to {@code limit} bytes of entry data, at {@code at} (or the file offset if -1). */
-  private static void copy(int fd, TarReader reader, long limit, long at) throws IOException {
+  private static void copy(
+      int fd, TarReader reader, LayerPipeline.ChunkStream tar, long limit, long at)
+      throws IOException {
     long left = limit;
     long pos = at;
     while (left > 0) {
-      Chunks.Slice piece = reader.slice((int) Math.min(Integer.MAX_VALUE, left));
+      Chunks.Slice piece = reader.slice(tar, (int) Math.min(Integer.MAX_VALUE, left));
       if (piece == null) {
         if (limit != Long.MAX_VALUE) {
           throw new InvalidArchiveException("a sparse segment is cut short", reader.position());

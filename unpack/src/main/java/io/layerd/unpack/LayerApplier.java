@@ -4,6 +4,7 @@ import io.layerd.idmap.UnmappedIdException;
 import io.layerd.sys.Fd;
 import io.layerd.sys.Names;
 import io.layerd.sys.Sys;
+import io.layerd.unpack.internal.TarReader;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Path;
@@ -218,6 +219,7 @@ public final class LayerApplier {
         LowerFds lowerFds = LowerFds.open(whiteouts == WhiteoutMode.OVERLAY ? lowers : List.of());
         Writers pool = writers > 0 ? new Writers(writers, WriterGate.WRITE_QUEUE) : null) {
       state.tree = tree;
+      state.tar = stream.tar();
       state.writers = pool;
       if (pool != null) {
         stream.tar().beforeWait(pool::flush); // no file waits in a batch while the reader waits

@@ -1,6 +1,7 @@
 package io.layerd.unpack;
 
 import io.layerd.sys.NativeSha256;
+import io.layerd.unpack.internal.LayerStream;
 import java.nio.ByteBuffer;
 import java.security.MessageDigest;
 import java.util.HexFormat;

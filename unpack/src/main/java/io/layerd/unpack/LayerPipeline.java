@@ -5,6 +5,8 @@ import com.github.luben.zstd.ZstdException;
 import io.layerd.sys.IsalInflater;
 import io.layerd.unpack.Chunks.Chunk;
 import io.layerd.unpack.Chunks.Slice;
+import io.layerd.unpack.internal.Decoding;
+import io.layerd.unpack.internal.TarReader;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
@@ -26,13 +28,13 @@ import org.apache.commons.compress.compressors.bzip2.BZip2CompressorInputStream;
  * Slice}s of the chunks without copying them. Memory is bounded by the chunk pool: a decoder that
  * runs ahead waits for a chunk to come back.
  *
- * <p>The semantics of {@link LayerStream} (which stays the simple, single-threaded form):
- * compression by magic bytes; gzip with every member read and each trailer verified; zstd frames
- * (skippable ones too) to the end of the input; the layer read to its end so that its digest covers
- * every byte. One rule more, the applier's (see ARCHITECTURE.md): bytes after the last gzip member
- * or zstd frame that do not start another are refused ({@link TrailingData}, containerd's rule),
- * where LayerStream's GZIPInputStream ignores them. gzip is inflated by Intel ISA-L when {@link
- * IsalInflater#available()}, else by java.util.zip.
+ * <p>The semantics of {@link io.layerd.unpack.internal.LayerStream} (which stays the simple,
+ * single-threaded form): compression by magic bytes; gzip with every member read and each trailer
+ * verified; zstd frames (skippable ones too) to the end of the input; the layer read to its end so
+ * that its digest covers every byte. One rule more, the applier's (see ARCHITECTURE.md): bytes
+ * after the last gzip member or zstd frame that do not start another are refused ({@link
+ * TrailingData}, containerd's rule), where LayerStream's GZIPInputStream ignores them. gzip is
+ * inflated by Intel ISA-L when {@link IsalInflater#available()}, else by java.util.zip.
  */
 final class LayerPipeline implements AutoCloseable {
   /** Chunks per apply: 32 x 256 KiB. */
@@ -310,7 +312,7 @@ final class LayerPipeline implements AutoCloseable {
 
   /** A decompressor's failure, said plainly (see {@link Compression#failure}). */
   private IOException corrupt(Exception e) {
-    return compression.failure(raw.count, e);
+    return Decoding.failure(compression, raw.count, e);
   }
 
   /**
@@ -850,7 +852,7 @@ final class LayerPipeline implements AutoCloseable {
    * The uncompressed tar as the caller's thread reads it: chunk after chunk from the decoder, with
    * the decoder's failure thrown where the reader meets it.
    */
-  final class ChunkStream extends InputStream {
+  final class ChunkStream extends InputStream implements TarReader.PieceSource<Slice> {
     private Chunk current;
     private ByteBuffer view;
     private boolean end;
@@ -939,7 +941,8 @@ final class LayerPipeline implements AutoCloseable {
      * Up to {@code max} next bytes as a view of the current chunk, held for the caller (who must
      * release it); null at the end of the tar.
      */
-    Slice slice(int max) throws IOException {
+    @Override
+    public Slice slice(int max) throws IOException {
       if (!ensure()) {
         return null;
       }

@@ -6,6 +6,7 @@ import io.layerd.sys.Names;
 import io.layerd.sys.NativeFailure;
 import io.layerd.sys.Stat;
 import io.layerd.sys.Sys;
+import io.layerd.unpack.internal.TarWriter;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;

@@ -14,22 +14,20 @@
  *       them through idmap's {@link io.layerd.idmap.IdRemapper});
  *   <li>what an owner mapper and a result speak of: {@link io.layerd.unpack.TarEntry} (one entry as
  *       the archive states it, names as bytes) and {@link io.layerd.unpack.Compression};
+ *   <li>the reverse, for a layer store's diff: {@link io.layerd.unpack.TreePacker} writes chosen
+ *       paths of a directory tree (and whiteouts for deleted ones) as a layer tar;
  *   <li>the failures: {@link io.layerd.unpack.LayerApplyException} (naming the layer, the entry and
  *       its offset), {@link io.layerd.unpack.InvalidArchiveException} and {@link
  *       io.layerd.unpack.DigestMismatchException}; an owner the id mapping cannot represent fails
  *       with idmap's {@link io.layerd.idmap.UnmappedIdException}.
  * </ul>
  *
- * <h2>Public here, but not the API</h2>
+ * <h2>Not the API</h2>
  *
- * <p>The applier's pipeline, its directory-descriptor tree, its writers and copy-up are
- * package-private; staged publication ({@code Staging}) is in {@code io.layerd.unpack.internal},
- * which the module does not export. A few types here are public only because another package of
- * this module or another layerd module needs them, and are not for library users: {@code TarReader}
- * and {@code LayerStream} (read by {@code io.layerd.unpack.image}), {@code TreePacker} and {@code
- * TarWriter} (the engine's diff). The architecture module's {@code ModuleRulesTest} checks that no
- * other module uses them beyond those named there. They are to move to the internal package once
- * the applier's entry handling is split into small classes (TarReader reads straight from the
- * pipeline's chunks, and TreePacker cleans names with the applier's own rule).
+ * <p>Every other type here (the applier's pipeline, its directory-descriptor tree, its entry
+ * handling, its writers and copy-up) is package-private. What the module's own packages share
+ * beyond the API is in {@code io.layerd.unpack.internal}, which the module does not export: the tar
+ * reader and writer, the single-threaded {@code LayerStream} that {@code io.layerd.unpack.image}
+ * reads images' layers with, and staged publication ({@code Staging}).
  */
 package io.layerd.unpack;

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.layerd.testkit.TarBuilder;
 import io.layerd.unpack.internal.Staging;
+import io.layerd.unpack.internal.TarReader;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

@@ -2,6 +2,7 @@ package io.layerd.unpack;
 
 import io.layerd.sys.Stat;
 import io.layerd.sys.Sys;
+import io.layerd.unpack.internal.LayerStream;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;

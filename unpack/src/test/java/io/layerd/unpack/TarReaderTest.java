@@ -13,6 +13,7 @@ import io.layerd.testkit.EndToEndTest;
 import io.layerd.testkit.HeaderBlock;
 import io.layerd.testkit.Require;
 import io.layerd.testkit.TarBuilder;
+import io.layerd.unpack.internal.TarReader;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;

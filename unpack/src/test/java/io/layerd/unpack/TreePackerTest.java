@@ -9,6 +9,7 @@ import io.layerd.sys.Names;
 import io.layerd.sys.Sys;
 import io.layerd.testkit.RootTest;
 import io.layerd.testkit.TarBuilder;
+import io.layerd.unpack.internal.TarReader;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;

@@ -1,9 +1,9 @@
 package io.layerd.unpack.image;
 
 import io.layerd.unpack.Compression;
-import io.layerd.unpack.LayerStream;
 import io.layerd.unpack.TarEntry;
-import io.layerd.unpack.TarReader;
+import io.layerd.unpack.internal.LayerStream;
+import io.layerd.unpack.internal.TarReader;
 import java.io.BufferedInputStream;
 import java.io.Closeable;
 import java.io.IOException;

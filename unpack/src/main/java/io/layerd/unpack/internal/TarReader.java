@@ -1,7 +1,9 @@
-package io.layerd.unpack;
+package io.layerd.unpack.internal;
 
 import io.layerd.sys.TarHeader;
 import io.layerd.sys.TarHeader.Field;
+import io.layerd.unpack.InvalidArchiveException;
+import io.layerd.unpack.TarEntry;
 import java.io.ByteArrayOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
@@ -145,17 +147,34 @@ public final class TarReader {
     return n;
   }
 
+  /** A piece of an input's bytes held by whoever took it, until released. */
+  public interface Piece {
+    /** Its length in bytes. */
+    int length();
+  }
+
   /**
-   * The next piece of the current entry's stored data, at most {@code max} bytes, as a view of the
-   * apply pipeline's buffer, held for the caller (who must release it); null at the end of the
-   * entry's data. Only for a reader over a {@link LayerPipeline.ChunkStream}: file contents then go
-   * to the file without being copied.
+   * An input that can give its next bytes as a view of its own buffer, without copying them: the
+   * apply pipeline's uncompressed tar.
    */
-  Chunks.Slice slice(int max) throws IOException {
+  public interface PieceSource<P extends Piece> {
+    /** Up to {@code max} next bytes, held for the caller; null at the end of the input. */
+    P slice(int max) throws IOException;
+  }
+
+  /**
+   * The next piece of the current entry's stored data, at most {@code max} bytes, taken from {@code
+   * source} (the very input this reader reads) and held for the caller, who must release it; null
+   * at the end of the entry's data. File contents then go to the file without being copied.
+   */
+  public <P extends Piece> P slice(PieceSource<P> source, int max) throws IOException {
+    if (source != in) {
+      throw new IllegalArgumentException("slices come from the stream the reader reads");
+    }
     if (remaining <= 0) {
       return null;
     }
-    Chunks.Slice s = ((LayerPipeline.ChunkStream) in).slice((int) Math.min(max, remaining));
+    P s = source.slice((int) Math.min(max, remaining));
     if (s == null) {
       throw endsInsideData();
     }

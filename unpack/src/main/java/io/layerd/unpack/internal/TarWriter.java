@@ -1,7 +1,8 @@
-package io.layerd.unpack;
+package io.layerd.unpack.internal;
 
 import io.layerd.sys.TarHeader;
 import io.layerd.sys.TarHeader.Field;
+import io.layerd.unpack.TarEntry;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;

@@ -1,5 +1,7 @@
-package io.layerd.unpack;
+package io.layerd.unpack.internal;
 
+import io.layerd.unpack.ApplyResult;
+import io.layerd.unpack.Compression;
 import java.io.BufferedInputStream;
 import java.io.FilterInputStream;
 import java.io.IOException;
@@ -33,9 +35,9 @@ public final class LayerStream implements AutoCloseable {
     this.tar = new Counting(plain, compression == Compression.NONE ? null : raw);
   }
 
-  /** A decompressor's failure, said plainly (see {@link Compression#failure}). */
+  /** A decompressor's failure, said plainly (see {@link Decoding#failure}). */
   private static IOException corrupt(Compression c, Counting raw, IOException e) {
-    return c.failure(raw.count, e);
+    return Decoding.failure(c, raw.count, e);
   }
 
   /** Wraps a layer's bytes. The caller keeps ownership of {@code source}. */
@@ -68,7 +70,8 @@ public final class LayerStream implements AutoCloseable {
     }
   }
 
-  static MessageDigest sha256() {
+  /** A SHA-256 digest (every JDK has one). */
+  public static MessageDigest sha256() {
     try {
       return MessageDigest.getInstance("SHA-256");
     } catch (NoSuchAlgorithmException e) {
