@@ -88,7 +88,7 @@ class LoadTest {
 
       int fdsAfter = fdsBefore;
       long settle = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-      while (System.nanoTime() < settle && (fdsAfter = fds(p.pid())) != fdsBefore) {
+      while (System.nanoTime() < settle && (fdsAfter = fds(p.pid())) > fdsBefore) {
         Thread.sleep(100); // connections the clients closed are closed by layerd in turn
       }
       System.out.printf(
@@ -103,7 +103,11 @@ class LoadTest {
           mountsBefore,
           mounts(root),
           peakKib >> 10);
-      assertEquals(fdsBefore, fdsAfter, "layerd's open descriptors after the load");
+      // Not more than before: a descriptor the JVM held lazily (a jar, a selector) may have
+      // gone meanwhile, so fewer is no leak.
+      assertTrue(
+          fdsAfter <= fdsBefore,
+          "layerd's open descriptors after the load: " + fdsAfter + ", before: " + fdsBefore);
       assertEquals(mountsBefore, mounts(root), "mounts under the data-root after the load");
       assertTrue(peakKib < MAX_RSS_KIB, "layerd's peak RSS: " + (peakKib >> 10) + " MiB");
     } finally {
