@@ -254,16 +254,16 @@ final class DiffService extends DiffGrpc.DiffImplBase {
     ApplyResult r =
         engine.applyDiff(layer, in, new LayerApplier.Expect(digest, null), req.getSyncFs());
     LOG.info(
-        "apply {}: {} bytes ({} uncompressed), {} entries, {} ms, pipeline from {} into {} ({}),"
+        "apply {}: {} bytes ({} uncompressed), {} entries, {} ms, pipeline into {} ({}) from {},"
             + " diffID {}",
         digest,
         r.compressedSize(),
         r.uncompressedSize(),
         r.entries(),
         millis(start),
-        source,
         layer,
         engine.driver().name(),
+        source,
         r.diffId());
     out.onNext(
         DiffProto.ApplyResponse.newBuilder()
