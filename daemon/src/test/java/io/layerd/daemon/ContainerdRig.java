@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.UnaryOperator;
 import java.util.regex.Pattern;
 
 /**
@@ -129,27 +130,39 @@ final class ContainerdRig implements AutoCloseable {
    */
   static ContainerdRig startWithLayerd(
       Path dir, ModernClients clients, Path layerdSocket, Path layerdDataRoot) throws IOException {
+    return startWithLayerd(dir, clients, layerdSocket, layerdDataRoot, UnaryOperator.identity());
+  }
+
+  /** {@link #startWithLayerd}, on that config as {@code edit} changes it. */
+  static ContainerdRig startWithLayerd(
+      Path dir,
+      ModernClients clients,
+      Path layerdSocket,
+      Path layerdDataRoot,
+      UnaryOperator<String> edit)
+      throws IOException {
     Path d = dir.toAbsolutePath().normalize();
     checkSocketPath(layerdSocket.toAbsolutePath());
     return start(
         d,
         Binaries.of(clients),
         () ->
-            layerdConfig(
-                "config",
-                "containerd",
-                "--data-root",
-                layerdDataRoot.toAbsolutePath().toString(),
-                "--containerd-socket",
-                layerdSocket.toAbsolutePath().toString(),
-                "--containerd-root",
-                d.resolve("root").toString(),
-                "--containerd-state",
-                d.resolve("state").toString(),
-                "--containerd-address",
-                d.resolve("containerd.sock").toString(),
-                "--disable-plugin",
-                ContainerdConfig.CRI_PLUGIN));
+            edit.apply(
+                layerdConfig(
+                    "config",
+                    "containerd",
+                    "--data-root",
+                    layerdDataRoot.toAbsolutePath().toString(),
+                    "--containerd-socket",
+                    layerdSocket.toAbsolutePath().toString(),
+                    "--containerd-root",
+                    d.resolve("root").toString(),
+                    "--containerd-state",
+                    d.resolve("state").toString(),
+                    "--containerd-address",
+                    d.resolve("containerd.sock").toString(),
+                    "--disable-plugin",
+                    ContainerdConfig.CRI_PLUGIN)));
   }
 
   /** What {@code layerd ARGS} prints (it must succeed): the configs users install. */

@@ -7,6 +7,7 @@ import io.layerd.daemon.containerd.SnapshotterServerAccess;
 import io.layerd.testkit.EndToEndTest;
 import io.layerd.testkit.LoopBtrfs;
 import io.layerd.testkit.Require;
+import io.layerd.testkit.TarBuilder;
 import io.layerd.testkit.TestData;
 import io.layerd.testkit.Tiers;
 import io.layerd.testkit.TreeManifest;
@@ -16,6 +17,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -71,6 +73,94 @@ class ContainerdSnapshotterTest {
         (d, s, r) -> ContainerdRig.startWithLayerd(d, clients, s, r),
         "overlayfs",
         true);
+  }
+
+  /** The images of {@link #theTransferRouteFailsNoLayerTheWalkingDifferServes}. */
+  private static final String READ = "docker.io/library/layerd-read:1";
+
+  private static final String HANDED = "docker.io/library/layerd-handed:1";
+
+  /**
+   * The transfer service behind {@code ctr images import} asks layerd's differ alone (no chain),
+   * and layerd serves every layer the walking differ would: a blob that is not in the blob
+   * directory layerd was told of (here a directory that is not containerd's) is read through
+   * containerd's content service into the pipeline, and a layer whose media type containerd leaves
+   * to its stream processors ({@code +gzip+custom}: the walking differ decodes it as gzip, the last
+   * of its sorted suffixes) is handed to containerd's diff service, whose walking differ applies it
+   * into layerd's snapshot. So is a layer for another snapshotter's mounts, when its unpack entry
+   * names layerd's differ too.
+   */
+  @EndToEndTest
+  void theTransferRouteFailsNoLayerTheWalkingDifferServes() throws Exception {
+    Require.root();
+    ModernClients clients = ModernClients.get();
+    Path dir = Files.createTempDirectory(Path.of("/tmp"), "ctd");
+    Path snapSocket = dir.resolve("snap.sock");
+    Path dataRoot = dir.resolve("layerd");
+    Settings settings =
+        Settings.of(dataRoot, dir.resolve("gd.sock"), "overlay2")
+            .withContainerdSocket(snapSocket)
+            .withContainerd(
+                Files.createDirectories(dir.resolve("not-containerds-root")),
+                dir.resolve("c/containerd.sock"));
+    // overlayfs's unpack entry names layerd's differ too: it is then given mounts not its own
+    UnaryOperator<String> overlayfsToo =
+        c -> {
+          String entry = "snapshotter = 'overlayfs'}";
+          assertTrue(c.contains(entry), c);
+          return c.replace(entry, "snapshotter = 'overlayfs', differ = 'layerd-diff'}");
+        };
+    try (Daemon layerd = Daemon.start(settings);
+        ContainerdRig rig =
+            ContainerdRig.startWithLayerd(
+                dir.resolve("c"), clients, snapSocket, dataRoot, overlayfsToo)) {
+      TarBuilder read = TarBuilder.create().dir("etc").file("etc/read", "content service\n");
+      TarBuilder handed = TarBuilder.create().dir("etc").file("etc/handed", "walking differ\n");
+      String readId =
+          OciArchive.single(
+              READ,
+              "application/vnd.oci.image.layer.v1.tar+gzip",
+              read.gzip(),
+              read.build(),
+              dir.resolve("read.tar"));
+      OciArchive.single(
+          HANDED,
+          "application/vnd.oci.image.layer.v1.tar+gzip+custom",
+          handed.gzip(),
+          handed.build(),
+          dir.resolve("handed.tar"));
+      for (String image : List.of("read.tar", "handed.tar")) {
+        rig.ok("images", "import", "--snapshotter", "layerd", dir.resolve(image).toString());
+      }
+      rig.ok("images", "rm", "--sync", READ);
+      rig.ok("images", "import", "--snapshotter", "overlayfs", dir.resolve("read.tar").toString());
+      assertEquals(
+          "content service\n",
+          mounted(rig, READ, null, "overlayfs", "c0", dir.resolve("m0"), t -> read(t, "etc/read")));
+      rig.ok("images", "import", "--snapshotter", "layerd", dir.resolve("read.tar").toString());
+      // layerd's pipeline applied the first (its layer records the diffID), not the second.
+      List<String> applied = new ArrayList<>();
+      for (var m : layerd.engine().store().all()) {
+        if (m.id().startsWith(SnapshotterServerAccess.LAYER_PREFIX) && m.diffId() != null) {
+          applied.add(m.diffId());
+        }
+      }
+      assertEquals(List.of(readId), applied);
+      assertEquals(
+          "content service\n",
+          mounted(rig, READ, null, "layerd", "c1", dir.resolve("m1"), t -> read(t, "etc/read")));
+      assertEquals(
+          "walking differ\n",
+          mounted(
+              rig, HANDED, null, "layerd", "c2", dir.resolve("m2"), t -> read(t, "etc/handed")));
+    } finally {
+      ContainerdRig.unmountUnder(dir);
+      deleteTree(dir);
+    }
+  }
+
+  private static String read(Path root, String file) throws IOException {
+    return Files.readString(root.resolve(file));
   }
 
   /** Where an image is imported a second time. */
@@ -196,13 +286,47 @@ class ContainerdSnapshotterTest {
     }
   }
 
-  /**
-   * The image's tree as containerd mounts it: a container's snapshot prepared with {@code ctr
-   * containers create} (or a view of the committed snapshot {@code view}, when not null), mounted
-   * with the mount command {@code ctr snapshots mounts} prints.
-   */
+  /** The image's tree as containerd mounts it (see {@link #mounted}). */
   private static TreeManifest tree(
       ContainerdRig rig, String image, String view, String snapshotter, String id, Path target)
+      throws IOException, InterruptedException {
+    // Directory mtimes aside: containerd's native snapshotter copies the parent's tree for a
+    // container and sets a directory's times before filling it, so its directories show the
+    // copy's time; layerd's keep the image's.
+    return mounted(
+        rig,
+        image,
+        view,
+        snapshotter,
+        id,
+        target,
+        t ->
+            TreeManifest.of(
+                t,
+                TreeManifest.Options.builder()
+                    .ignoreRootAttributes()
+                    .ignoreDirectoryMtimes()
+                    .build()));
+  }
+
+  /** What is read from a mounted tree. */
+  private interface MountedReader<T> {
+    T read(Path root) throws IOException;
+  }
+
+  /**
+   * {@code reader}'s result on the tree containerd mounts: a container's snapshot of {@code image}
+   * prepared with {@code ctr containers create} (or a view of the committed snapshot {@code view},
+   * when not null), mounted with the mount command {@code ctr snapshots mounts} prints.
+   */
+  private static <T> T mounted(
+      ContainerdRig rig,
+      String image,
+      String view,
+      String snapshotter,
+      String id,
+      Path target,
+      MountedReader<T> reader)
       throws IOException, InterruptedException {
     if (view == null) {
       rig.ok("containers", "create", "--snapshotter", snapshotter, image, id);
@@ -223,12 +347,7 @@ class ContainerdSnapshotterTest {
     }
     run(argv);
     try {
-      // Directory mtimes aside: containerd's native snapshotter copies the parent's tree for a
-      // container and sets a directory's times before filling it, so its directories show the
-      // copy's time; layerd's keep the image's.
-      return TreeManifest.of(
-          target,
-          TreeManifest.Options.builder().ignoreRootAttributes().ignoreDirectoryMtimes().build());
+      return reader.read(target);
     } finally {
       run(List.of("umount", target.toString()));
       if (view != null) {

@@ -78,6 +78,55 @@ final class OciArchive {
     return chainId(DockerTestImage.diffIds(config));
   }
 
+  /**
+   * Writes {@code out}: an OCI archive of one image named {@code name} for this machine's
+   * linux/amd64 platform, whose one layer is {@code layerBlob} with media type {@code
+   * layerMediaType} and diff ID the digest of {@code diffTar}. Returns that diff ID, which is also
+   * the image's chain ID.
+   */
+  static String single(
+      String name, String layerMediaType, byte[] layerBlob, byte[] diffTar, Path out)
+      throws IOException {
+    String diffId = "sha256:" + DockerTestImage.sha256(diffTar);
+    ObjectNode config = JSON.createObjectNode().put("architecture", "amd64").put("os", "linux");
+    config.putObject("config");
+    ObjectNode rootfs = config.putObject("rootfs").put("type", "layers");
+    rootfs.putArray("diff_ids").add(diffId);
+    byte[] configBytes = JSON.writeValueAsBytes(config);
+    ObjectNode manifest = JSON.createObjectNode().put("schemaVersion", 2);
+    manifest.put("mediaType", "application/vnd.oci.image.manifest.v1+json");
+    descriptor(
+        manifest.putObject("config"), "application/vnd.oci.image.config.v1+json", configBytes);
+    descriptor(manifest.putArray("layers").addObject(), layerMediaType, layerBlob);
+    byte[] manifestBytes = JSON.writeValueAsBytes(manifest);
+    ObjectNode index = JSON.createObjectNode().put("schemaVersion", 2);
+    ObjectNode m = index.putArray("manifests").addObject();
+    descriptor(m, "application/vnd.oci.image.manifest.v1+json", manifestBytes);
+    m.putObject("platform").put("architecture", "amd64").put("os", "linux");
+    m.putObject("annotations")
+        .put("io.containerd.image.name", name)
+        .put("org.opencontainers.image.ref.name", name);
+    TarBuilder tar =
+        TarBuilder.create()
+            .file("oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}")
+            .file("index.json", JSON.writeValueAsBytes(index))
+            .dir("blobs/")
+            .dir("blobs/sha256/");
+    for (byte[] b : List.of(configBytes, manifestBytes, layerBlob)) {
+      tar.file("blobs/sha256/" + DockerTestImage.sha256(b), b);
+    }
+    try (OutputStream o = Files.newOutputStream(out)) {
+      tar.writeTo(o);
+    }
+    return diffId;
+  }
+
+  private static void descriptor(ObjectNode d, String mediaType, byte[] content) {
+    d.put("mediaType", mediaType)
+        .put("digest", "sha256:" + DockerTestImage.sha256(content))
+        .put("size", content.length);
+  }
+
   private static String blob(String digest) {
     return "blobs/" + digest.replace(':', '/');
   }

@@ -881,6 +881,36 @@ public final class Sys {
     }
   }
 
+  /** ioctl FS_IOC_GETFLAGS = _IOR('f', 1, long): a file's inode flags (chattr's). */
+  private static final long FS_IOC_GETFLAGS = 0x80086601L;
+
+  /** ioctl FS_IOC_SETFLAGS = _IOW('f', 2, long). */
+  private static final long FS_IOC_SETFLAGS = 0x40086602L;
+
+  /** FS_TOPDIR_FL (chattr +T): "top of directory hierarchies", for ext2/3/4's Orlov allocator. */
+  private static final int FS_TOPDIR_FL = 0x00020000;
+
+  /**
+   * Marks a directory as the top of unrelated directory hierarchies ({@code chattr +T}): ext4's
+   * Orlov allocator then places each directory made in it in a block group of its own choosing, as
+   * it does a filesystem root's, instead of beside its parent. Best effort: false where the
+   * filesystem has no such flag (anything but ext2/3/4) or refuses it; the directory works the same
+   * either way.
+   */
+  public static boolean markTopDirectory(int dirFd) {
+    // The kernel reads and writes an int, whatever the request's size says.
+    ByteBuffer flags = ByteBuffer.allocate(8).order(ByteOrder.nativeOrder());
+    if (LibC.ioctl(dirFd, FS_IOC_GETFLAGS, flags.array()) < 0) {
+      return false;
+    }
+    int f = flags.getInt(0);
+    if ((f & FS_TOPDIR_FL) != 0) {
+      return true;
+    }
+    flags.putInt(0, f | FS_TOPDIR_FL);
+    return LibC.ioctl(dirFd, FS_IOC_SETFLAGS, flags.array()) == 0;
+  }
+
   /** int fsync(int fd); */
   public static void fsync(int fd) throws IOException {
     if (LibC.fsync(fd) != 0) {

@@ -1,10 +1,16 @@
 package io.layerd.sys;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import io.layerd.testkit.ChildJvm;
 import io.layerd.testkit.ChildJvm.Mode;
 import io.layerd.testkit.RootTest;
 import io.layerd.testkit.TestUser;
 import io.layerd.testkit.UserNsTest;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -46,6 +52,34 @@ class SysNativeBoundaryTest {
   @Test
   void statfsAndUname() throws Exception {
     SysScenarios.statfsAndUname();
+  }
+
+  /**
+   * chattr +T where the filesystem has the flag (ext4 here: lsattr shows it, and a second call
+   * finds it set); tmpfs has none, and the directory stays as it was.
+   */
+  @Test
+  void markTopDirectory() throws Exception {
+    Path d = Files.createDirectory(scratch.resolve("top"));
+    boolean marked;
+    try (Fd fd = Sys.openDirectory(d.toString())) {
+      marked = Sys.markTopDirectory(fd.get());
+      assertEquals(marked, Sys.markTopDirectory(fd.get()), "the second call");
+    }
+    if (Sys.statfs(d.toString()).type() == StatFs.EXT4_SUPER_MAGIC) {
+      assertTrue(marked, "ext4 has FS_TOPDIR_FL");
+    }
+    Process p = new ProcessBuilder("lsattr", "-d", d.toString()).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    if (p.waitFor() == 0) {
+      assertEquals(marked, out.split(" ")[0].contains("T"), out);
+    }
+    Path shm = Files.createTempDirectory(Path.of("/dev/shm"), "top");
+    try (Fd fd = Sys.openDirectory(shm.toString())) {
+      assertFalse(Sys.markTopDirectory(fd.get()), "tmpfs has no such flag");
+    } finally {
+      Files.delete(shm);
+    }
   }
 
   @RootTest

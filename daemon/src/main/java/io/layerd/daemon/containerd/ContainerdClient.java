@@ -16,16 +16,20 @@ import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.MetadataUtils;
 import io.layerd.daemon.containerd.proto.ContentGrpc;
 import io.layerd.daemon.containerd.proto.ContentProto;
+import io.layerd.daemon.containerd.proto.DiffGrpc;
+import io.layerd.daemon.containerd.proto.DiffProto;
 import io.layerd.daemon.containerd.proto.LeasesGrpc;
 import io.layerd.daemon.containerd.proto.LeasesProto;
 import java.io.Closeable;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.io.OutputStream;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
+import java.util.Iterator;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ThreadLocalRandom;
@@ -35,9 +39,11 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * layerd as a client of containerd's own socket: the content service (where the differ writes the
- * layers it makes) and the lease service (what keeps them from containerd's garbage collector).
- * Every call names its containerd namespace in the {@code containerd-namespace} header, as
- * containerd's own clients do, and a write names its lease in {@code containerd-lease}.
+ * layers it makes, and reads a layer to apply that is not in the blob directory), the lease service
+ * (what keeps them from containerd's garbage collector) and the diff service (which the differ
+ * hands an Apply it cannot serve itself, for containerd's own differ to serve). Every call names
+ * its containerd namespace in the {@code containerd-namespace} header, as containerd's own clients
+ * do, and a write names its lease in {@code containerd-lease}.
  */
 final class ContainerdClient implements Closeable {
   /** containerd's label: a lease past this RFC 3339 time is no longer a GC root. */
@@ -140,6 +146,82 @@ final class ContainerdClient implements Closeable {
       }
       throw failure("cannot read the content info of " + digest, e);
     }
+  }
+
+  /**
+   * The blob {@code digest} of the namespace, read through the content service as a stream (its
+   * pieces as containerd sends them; closing it early cancels the read). A blob containerd does not
+   * have fails with NoSuchFileException at the first read.
+   */
+  InputStream read(String namespace, String digest) {
+    io.grpc.Context.CancellableContext call = io.grpc.Context.current().withCancellation();
+    Iterator<ContentProto.ReadContentResponse> pieces;
+    io.grpc.Context previous = call.attach();
+    try {
+      pieces =
+          content(namespace)
+              .read(ContentProto.ReadContentRequest.newBuilder().setDigest(digest).build());
+    } finally {
+      call.detach(previous);
+    }
+    return new InputStream() {
+      private ByteString piece = ByteString.EMPTY;
+      private int at;
+
+      private boolean more() throws IOException {
+        while (at == piece.size()) {
+          try {
+            if (!pieces.hasNext()) {
+              return false;
+            }
+            piece = pieces.next().getData();
+          } catch (StatusRuntimeException e) {
+            if (e.getStatus().getCode() == Status.Code.NOT_FOUND) {
+              throw new java.nio.file.NoSuchFileException(
+                  digest, null, "containerd has no such content in namespace " + namespace);
+            }
+            throw failure("cannot read " + digest + " in namespace " + namespace, e);
+          }
+          at = 0;
+        }
+        return true;
+      }
+
+      @Override
+      public int read() throws IOException {
+        return more() ? piece.byteAt(at++) & 0xff : -1;
+      }
+
+      @Override
+      public int read(byte[] b, int off, int len) throws IOException {
+        if (len == 0) {
+          return 0;
+        }
+        if (!more()) {
+          return -1;
+        }
+        int n = Math.min(len, piece.size() - at);
+        piece.substring(at, at + n).copyTo(b, off);
+        at += n;
+        return n;
+      }
+
+      @Override
+      public void close() {
+        call.cancel(null);
+      }
+    };
+  }
+
+  /**
+   * Hands an Apply to containerd's own diff service in {@code namespace}: its differs in their
+   * configured order, the walking differ among them. Its answer, or its failure as a
+   * StatusRuntimeException, is containerd's own.
+   */
+  DiffProto.ApplyResponse apply(String namespace, DiffProto.ApplyRequest req) {
+    return DiffGrpc.newBlockingStub(channel)
+        .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers(namespace, null)))
+        .apply(req);
   }
 
   /** Sets one label of content already in the namespace. */

@@ -1,7 +1,16 @@
 package io.layerd.daemon.containerd;
 
 import com.github.luben.zstd.ZstdOutputStream;
+import io.grpc.Context;
+import io.grpc.Contexts;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.ServerInterceptors;
+import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
 import io.layerd.daemon.containerd.proto.DescriptorProto.Descriptor;
 import io.layerd.daemon.containerd.proto.DiffGrpc;
@@ -32,6 +41,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.regex.Pattern;
 import java.util.zip.Deflater;
@@ -42,22 +52,27 @@ import org.slf4j.LoggerFactory;
  * containerd.services.diff.v1.Diff over the engine: layerd as containerd's differ (a proxy plugin
  * of type {@code diff}, first in the diff service's list, the walking differ after it).
  *
- * <p>Declining is part of the contract: containerd asks the next differ when one answers
- * Unimplemented. layerd declines whatever it cannot do as well as the walking differ (mounts that
- * are not exactly those of its own snapshots, media types and options it does not handle, a blob
- * that is not in containerd's blob directory), so that no request the walking differ would serve
- * fails. A request it takes fails with its own message (an owner outside the id mapping names the
- * file, the id, the range and the remedy), which containerd passes on to its caller.
+ * <p>containerd's diff service asks the next differ when one answers Unimplemented; its transfer
+ * service (behind {@code ctr images import}) asks one differ per unpack entry and has no chain. So
+ * Apply fails nothing the walking differ would serve: what the pipeline cannot apply as the walking
+ * differ would (media types containerd leaves to its stream processors, payloads for them, mounts
+ * that are not exactly one of layerd's active snapshots, a snapshot holding changes already) is
+ * handed to containerd's diff service in the caller's namespace, whose chain asks layerd again
+ * (layerd declines its own hand-over) and then the walking differ. Only without containerd's socket
+ * or a namespace does layerd decline. A request it takes fails with its own message (an owner
+ * outside the id mapping names the file, the id, the range and the remedy), which containerd passes
+ * on to its caller.
  *
  * <h2>Apply</h2>
  *
  * The layer is read from containerd's blob directory, {@code ROOT/io.containerd.content.v1.content
- * /blobs/sha256/HEX}, not through the content service: containerd 2.1 passes no namespace to a
- * proxy differ (containerd#12328), the directory is the same for every namespace, and a file is
- * read at disk speed where the content service would copy each byte through gRPC. The digest is
- * checked against the descriptor as the layer streams, so a file changed under the directory fails
- * the apply. The pipeline applies it straight into the active snapshot's own directory (its overlay
- * upper directory, or the vfs/btrfs layer), in the driver's whiteout form, with no mount.
+ * /blobs/sha256/HEX}: the directory is the same for every namespace, and a file is read at disk
+ * speed where the content service would copy each byte through gRPC. A blob that is not there is
+ * read through the content service in the caller's namespace ({@link #CALLER_NAMESPACE}, else the
+ * snapshot key's). The digest is checked against the descriptor as the layer streams, so a file
+ * changed under the directory fails the apply. The pipeline applies it straight into the active
+ * snapshot's own directory (its overlay upper directory, or the vfs/btrfs layer), in the driver's
+ * whiteout form, with no mount.
  *
  * <h2>Diff</h2>
  *
@@ -104,6 +119,8 @@ final class DiffService extends DiffGrpc.DiffImplBase {
           "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
           "application/vnd.docker.image.rootfs.diff.tar",
           "application/vnd.docker.image.rootfs.diff.tar.gzip",
+          "application/vnd.docker.image.rootfs.diff.tar.zstd",
+          "application/vnd.docker.image.rootfs.foreign.diff.tar",
           "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip");
 
   private static final Pattern SHA256 = Pattern.compile("sha256:[0-9a-f]{64}");
@@ -138,29 +155,106 @@ final class DiffService extends DiffGrpc.DiffImplBase {
 
   // ------------------------------------------------------------------ Apply
 
+  /**
+   * The caller's containerd namespace: containerd 2.1 sends it on Apply in the {@code
+   * containerd-namespace} header (its gRPC server copies a request's namespace onto the calls it
+   * makes, the transfer service's and the diff service's alike), or null.
+   */
+  static final Context.Key<String> CALLER_NAMESPACE = Context.key("containerd-namespace");
+
+  private static final Metadata.Key<String> NAMESPACE_HEADER =
+      Metadata.Key.of("containerd-namespace", Metadata.ASCII_STRING_MARSHALLER);
+
+  /** This service with {@link #CALLER_NAMESPACE} set from each call's header. */
+  ServerServiceDefinition withCallerNamespace() {
+    return ServerInterceptors.intercept(
+        this,
+        new ServerInterceptor() {
+          @Override
+          public <Q, R> ServerCall.Listener<Q> interceptCall(
+              ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
+            String ns = headers.get(NAMESPACE_HEADER);
+            return ns == null || ns.isEmpty()
+                ? next.startCall(call, headers)
+                : Contexts.interceptCall(
+                    Context.current().withValue(CALLER_NAMESPACE, ns), call, headers, next);
+          }
+        });
+  }
+
+  /**
+   * The Apply requests layerd is handing to containerd's diff service right now: that service asks
+   * its differs in order, layerd's first, and layerd then leaves each of these to the next one.
+   */
+  private final Set<String> handedOver = ConcurrentHashMap.newKeySet();
+
   @Override
   public void apply(DiffProto.ApplyRequest req, StreamObserver<DiffProto.ApplyResponse> out) {
     long start = System.nanoTime();
-    Descriptor d = req.getDiff();
-    String digest = d.getDigest();
-    ApplyResult r;
-    String layer = null;
-    try {
-      Path blob = applyBlob(req);
-      layer = applyTarget(req.getMountsList());
-      // A FileInputStream: the pipeline reads its channel straight into its chunks.
-      try (InputStream in = new FileInputStream(blob.toFile())) {
-        r = engine.applyDiff(layer, in, new LayerApplier.Expect(digest, null), req.getSyncFs());
-      }
-    } catch (Decline why) {
-      declined("apply", digest, start, why, out);
+    String digest = req.getDiff().getDigest();
+    String key = digest + " " + req.getMountsList();
+    if (handedOver.contains(key)) {
+      declined(
+          "apply",
+          digest,
+          start,
+          new Decline("layerd handed this apply to containerd's diff service itself"),
+          out);
       return;
+    }
+    String layer = null;
+    String namespace = CALLER_NAMESPACE.get();
+    String refusal;
+    try {
+      Snapshotter.Match target = applyTarget(req.getMountsList());
+      if (namespace == null && target != null) {
+        namespace = target.namespace();
+      }
+      refusal = pipelineRefusal(req, target);
+      if (refusal == null) {
+        layer = target.rec().layer();
+        Path blob = blobs == null ? null : blobs.resolve("sha256").resolve(digest.substring(7));
+        if (blob != null && Files.isRegularFile(blob)) {
+          // A FileInputStream: the pipeline reads its channel straight into its chunks.
+          try (InputStream in = new FileInputStream(blob.toFile())) {
+            applied(req, layer, in, "the blob directory", start, out);
+          }
+          return;
+        }
+        if (containerd != null && namespace != null) {
+          try (InputStream in = containerd.read(namespace, digest)) {
+            applied(req, layer, in, "containerd's content service", start, out);
+          }
+          return;
+        }
+        refusal =
+            (blobs == null ? "containerd's root is not configured" : blob + " does not exist")
+                + (containerd == null
+                    ? " and containerd's socket is not configured"
+                    : " and the caller's namespace is not known");
+      }
     } catch (IOException | RuntimeException e) {
       failed("apply", digest, layer, start, e, out);
       return;
     }
+    handOver(req, key, namespace, refusal, start, out);
+  }
+
+  /** Applies {@code in} into {@code layer} with the pipeline, and answers. */
+  private void applied(
+      DiffProto.ApplyRequest req,
+      String layer,
+      InputStream in,
+      String source,
+      long start,
+      StreamObserver<DiffProto.ApplyResponse> out)
+      throws IOException {
+    String digest = req.getDiff().getDigest();
+    ApplyResult r =
+        engine.applyDiff(layer, in, new LayerApplier.Expect(digest, null), req.getSyncFs());
     LOG.info(
-        "apply {}: {} bytes ({} uncompressed), {} entries, {} ms, pipeline into {} ({}), diffID {}",
+        "apply {}: {} bytes ({} uncompressed), {} entries, {} ms, pipeline into {} ({}) from {},"
+            + " diffID {}",
         digest,
         r.digests().compressedSize(),
         r.digests().uncompressedSize(),
@@ -168,6 +262,7 @@ final class DiffService extends DiffGrpc.DiffImplBase {
         millis(start),
         layer,
         engine.driver().name(),
+        source,
         r.digests().diffId());
     out.onNext(
         DiffProto.ApplyResponse.newBuilder()
@@ -180,45 +275,103 @@ final class DiffService extends DiffGrpc.DiffImplBase {
     out.onCompleted();
   }
 
-  /** The blob to apply, or a decline when layerd cannot read it as the walking differ would. */
-  private Path applyBlob(DiffProto.ApplyRequest req) throws Decline {
+  /**
+   * Why the pipeline cannot serve this Apply as the walking differ would, or null when it can: a
+   * media type whose decoding containerd leaves to its configured stream processors (or that is no
+   * layer), stream processor payloads, mounts that are not exactly one of layerd's active
+   * snapshots, or an active snapshot that holds changes already.
+   */
+  private String pipelineRefusal(DiffProto.ApplyRequest req, Snapshotter.Match target)
+      throws IOException {
     Descriptor d = req.getDiff();
     if (!APPLY_TYPES.contains(d.getMediaType())) {
-      throw new Decline("media type " + d.getMediaType() + " is not one layerd applies");
+      return "media type " + d.getMediaType() + " is not one layerd decodes itself";
     }
     if (req.getPayloadsCount() > 0) {
-      throw new Decline("stream processor payloads " + req.getPayloadsMap().keySet());
+      return "stream processor payloads " + req.getPayloadsMap().keySet();
     }
     if (!SHA256.matcher(d.getDigest()).matches()) {
-      throw new Decline("digest " + d.getDigest() + " is not a sha256 digest");
+      return "digest " + d.getDigest() + " is not a sha256 digest";
     }
-    if (blobs == null) {
-      throw new Decline("containerd's root is not configured");
+    if (target == null) {
+      return "the mounts are not those of one of layerd's active snapshots";
     }
-    Path blob = blobs.resolve("sha256").resolve(d.getDigest().substring("sha256:".length()));
-    if (!Files.isRegularFile(blob)) {
-      throw new Decline(blob + " does not exist");
-    }
-    return blob;
-  }
-
-  /** The layer of the active snapshot the mounts are, empty of changes: Apply's target. */
-  private String applyTarget(List<MountProto.Mount> mounts) throws Decline, IOException {
-    List<Snapshotter.Match> m = snapshotter.match(engineMounts(mounts));
-    if (m.size() != 1 || m.get(0).readOnly()) {
-      throw new Decline("the mounts are not those of one of layerd's active snapshots");
-    }
-    String layer = m.get(0).rec().layer();
     if (engine.driver().deletionForm() != DeletionForm.ABSENT) {
       // An upper directory holding changes already (a second layer applied into one snapshot):
       // the walking differ applies on the merged tree, which layerd's overlay form would not.
-      try (var entries = Files.list(engine.driver().diffDirectory(layer))) {
+      try (var entries = Files.list(engine.driver().diffDirectory(target.rec().layer()))) {
         if (entries.findAny().isPresent()) {
-          throw new Decline("the active snapshot's upper directory is not empty");
+          return "the active snapshot's upper directory is not empty";
         }
       }
     }
-    return layer;
+    return null;
+  }
+
+  /** The active snapshot the mounts are exactly, or null. */
+  private Snapshotter.Match applyTarget(List<MountProto.Mount> mounts) throws IOException {
+    List<Snapshotter.Match> m = snapshotter.match(engineMounts(mounts));
+    return m.size() != 1 || m.get(0).readOnly() ? null : m.get(0);
+  }
+
+  /**
+   * Hands an Apply the pipeline cannot serve to containerd's diff service, whose differs (the
+   * walking differ among them) serve it as they would without layerd: so that the transfer service,
+   * which asks one differ and has no chain, fails no request the walking differ would have served.
+   * Without containerd's socket or the caller's namespace, layerd declines instead (the diff
+   * service's chain then asks the next differ).
+   */
+  private void handOver(
+      DiffProto.ApplyRequest req,
+      String key,
+      String namespace,
+      String refusal,
+      long start,
+      StreamObserver<DiffProto.ApplyResponse> out) {
+    String digest = req.getDiff().getDigest();
+    if (containerd == null || namespace == null) {
+      declined(
+          "apply",
+          digest,
+          start,
+          new Decline(
+              refusal
+                  + (containerd == null
+                      ? " (no containerd socket to hand it to)"
+                      : " (the caller's namespace is not known)")),
+          out);
+      return;
+    }
+    DiffProto.ApplyResponse r;
+    handedOver.add(key);
+    try {
+      r = containerd.apply(namespace, req);
+    } catch (StatusRuntimeException e) {
+      LOG.info(
+          "apply {}: {} ms, handed to containerd's diff service in namespace {} ({}), which"
+              + " answered {}: {}",
+          digest,
+          millis(start),
+          namespace,
+          refusal,
+          e.getStatus().getCode(),
+          e.getStatus().getDescription());
+      out.onError(e.getStatus().asRuntimeException());
+      return;
+    } finally {
+      handedOver.remove(key);
+    }
+    LOG.info(
+        "apply {}: {} bytes uncompressed, {} ms, handed to containerd's diff service in namespace"
+            + " {} ({}), diffID {}",
+        digest,
+        r.getApplied().getSize(),
+        millis(start),
+        namespace,
+        refusal,
+        r.getApplied().getDigest());
+    out.onNext(r);
+    out.onCompleted();
   }
 
   // ------------------------------------------------------------------ Diff

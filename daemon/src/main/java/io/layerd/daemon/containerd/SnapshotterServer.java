@@ -113,7 +113,9 @@ public final class SnapshotterServer implements Closeable {
               .bossEventLoopGroup(group)
               .workerEventLoopGroup(group)
               .addService(new SnapshotService(snapshotter))
-              .addService(new DiffService(engine, snapshotter, containerdRoot, client))
+              .addService(
+                  new DiffService(engine, snapshotter, containerdRoot, client)
+                      .withCallerNamespace())
               .build()
               .start();
       Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-------"));

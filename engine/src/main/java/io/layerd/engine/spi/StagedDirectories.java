@@ -32,6 +32,7 @@ public final class StagedDirectories {
   private final String creating;
   private final String removing;
   private final String separator;
+  private volatile boolean topMarked; // the staging directory is chattr +T (where ext4 has it)
 
   private StagedDirectories(
       Path layers, Path staging, String creating, String removing, String separator) {
@@ -84,6 +85,14 @@ public final class StagedDirectories {
     byte[] stage = Names.bytes(stageName);
     try (Fd s = Sys.openDirectory(staging.toString());
         Fd l = Sys.openDirectory(layers.toString())) {
+      if (!topMarked) {
+        // Each layer is a tree of its own: on ext4, Orlov then spreads the layers over the block
+        // groups rather than filling the staging directory's group, where the inodes of layers
+        // removed moments ago lie (without a journal, ext4 skips an inode freed in the last
+        // dirty_expire_centisecs one by one, reading each, before it reuses any of them).
+        Sys.markTopDirectory(s.get());
+        topMarked = true;
+      }
       Sys.mkdirat(s.get(), stage, 0700);
       try {
         try (Fd root =
