@@ -304,10 +304,12 @@ RUN rm -rf /usr/share/doc /usr/share/man /data/f1*
 RUN echo done > /etc/bench && chmod 600 /etc/bench
 EOF
     chmod -R a+rX "$W/build"
+    before=$(wc -l < "$W/rl-layerd/log")
     measure build build
     # The last build's layers, when BuildKit asked the differ (it reads overlay upper directories
     # itself when it can).
-    { grep "diff sha256:" "$W/rl-layerd/log" || true; } | tail -n 5 > "$W/build-diffs.log"
+    { tail -n +"$((before + 1))" "$W/rl-layerd/log" | grep "diff sha256:" || true; } | tail -n 5 \
+      > "$W/build-diffs.log"
   fi
   stopall
 fi
