@@ -304,8 +304,12 @@ RUN rm -rf /usr/share/doc /usr/share/man /data/f1*
 RUN echo done > /etc/bench && chmod 600 /etc/bench
 EOF
     chmod -R a+rX "$W/build"
+    before=$(wc -l < "$W/rl-layerd/log")
     measure build build
-    grep "diff sha256:" "$W/rl-layerd/log" | tail -n 5 > "$W/build-diffs.log" # the last build's layers
+    # The last build's layers, when BuildKit asked the differ (it reads overlay upper directories
+    # itself when it can).
+    { tail -n +"$((before + 1))" "$W/rl-layerd/log" | grep "diff sha256:" || true; } | tail -n 5 \
+      > "$W/build-diffs.log"
   fi
   stopall
 fi
@@ -347,8 +351,12 @@ if want commit; then
   sed 's/^.*\(diff sha256:[0-9a-f]\{12\}\)[0-9a-f]*: /  \1: /; s/ of .*$//' "$W/diffs.log"
 fi
 if want build; then
-  echo "layerd's differ, the last build's layers:"
-  sed 's/^.*\(diff sha256:[0-9a-f]\{12\}\)[0-9a-f]*: /  \1: /; s/ of .*$//' "$W/build-diffs.log"
+  if [ -s "$W/build-diffs.log" ]; then
+    echo "layerd's differ, the last build's layers:"
+    sed 's/^.*\(diff sha256:[0-9a-f]\{12\}\)[0-9a-f]*: /  \1: /; s/ of .*$//' "$W/build-diffs.log"
+  else
+    echo "layerd's differ computed none of the build's layers (BuildKit read the upper directories)."
+  fi
   echo "Dockerfile:"; sed 's/^/  /' "$W/build/Dockerfile"
 fi
 echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine slows both sides)."

@@ -44,7 +44,6 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.regex.Pattern;
-import java.util.zip.Deflater;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -502,13 +501,21 @@ final class DiffService extends DiffGrpc.DiffImplBase {
         .build();
   }
 
+  /**
+   * The deflate level of the gzip layers Diff writes: the level whose layers are no larger than
+   * those of containerd's walking differ (Go's {@code gzip.NewWriter}, its level 6) for less CPU.
+   * On the Debian reference tar (239 MB): Go's level 6 gives 84.37 MB for 5.2 s of CPU;
+   * java.util.zip's level 6 82.98 MB for 5.9 s, level 5 83.67 MB for 4.0 s, level 4 85.27 MB (1.1%
+   * over Go's) for 3.0 s.
+   */
+  static final int GZIP_LEVEL = 5;
+
   private static OutputStream compressor(String mediaType, OutputStream out) throws IOException {
     switch (mediaType) {
       case OCI_LAYER_GZIP:
-        // gzip's default level, as containerd's walking differ (Go's gzip.NewWriter), on every
-        // core: a large layer's commit is bound by deflate
+        // On every core: a large layer's commit is bound by deflate.
         return new ParallelGzipOutputStream(
-            out, Deflater.DEFAULT_COMPRESSION, Runtime.getRuntime().availableProcessors());
+            out, GZIP_LEVEL, Runtime.getRuntime().availableProcessors());
       case OCI_LAYER_ZSTD:
         return new ZstdOutputStream(out, 3);
       default:

@@ -6,8 +6,10 @@ import io.layerd.daemon.containerd.SnapshotRecords.Remap;
 import io.layerd.engine.Engine;
 import io.layerd.engine.LayerMeta;
 import io.layerd.engine.spi.Mount;
+import io.layerd.engine.spi.Mounter;
 import io.layerd.idmap.UnmappedIdException;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -499,10 +501,10 @@ final class Snapshotter {
    * symlinks, which would point out of the clone).
    */
   private List<Mount> mounts(String layer, boolean readOnly, Remap remap) throws IOException {
-    List<Mount> ms = mounts(layer, readOnly);
     if (remap == null || remap.method() != RemapMethod.Kind.IDMAPPED_LOWERS) {
-      return ms;
+      return mounts(layer, readOnly);
     }
+    List<Mount> ms = mounts(layer, readOnly, false);
     List<Mount> out = new ArrayList<>();
     for (Mount m : ms) {
       List<String> options = new ArrayList<>();
@@ -526,6 +528,25 @@ final class Snapshotter {
 
   /** The layer's mounts as the driver gives them, in the form containerd performs. */
   private List<Mount> mounts(String layer, boolean readOnly) throws IOException {
+    return mounts(layer, readOnly, true);
+  }
+
+  /**
+   * The layer's mounts in the form containerd performs and its own overlayfs snapshotter returns,
+   * so that BuildKit (dockerd's, for {@code docker build}) computes a build step's layer from the
+   * upper directory itself, as it does on that snapshotter, instead of asking the differ to walk
+   * both trees. Its util/overlay takes a read-only view only as one bind mount (of one layer) or an
+   * overlay of lower directories alone, with no option it does not know ({@code ro} among them);
+   * the lower directories must be the very strings the other snapshot's mount names, and it walks
+   * the top-most one of a view as that layer's changes. So each lower directory is named by its
+   * real path (overlay2's short links are symlinks, which a walk does not enter), a read-only
+   * overlay loses its {@code ro} (an overlay without an upper directory is read-only anyway) and,
+   * with {@code bindBase}, the view of a layer without parents (an overlay of it over an empty
+   * directory) becomes a read-only bind mount of its directory. Where the real paths would not fit
+   * in a page of mount data the short links stay, and so does {@code ro}: BuildKit then refuses the
+   * mounts and asks the differ, which is right for any chain.
+   */
+  private List<Mount> mounts(String layer, boolean readOnly, boolean bindBase) throws IOException {
     List<Mount> ms = engine.driver().mounts(layer, readOnly);
     if (ms.isEmpty()) {
       // The layer's directory is its whole tree (vfs): a bind mount of it.
@@ -535,7 +556,68 @@ final class Snapshotter {
     for (Mount m : ms) {
       out.add(forContainerd(m));
     }
+    if (out.size() == 1 && out.get(0).type().equals("overlay")) {
+      Mount real = withRealLowers(out.get(0));
+      if (real != null) {
+        return List.of(
+            readOnly ? readOnlyOverlay(real, bindBase && parentLayer(layer) == null) : real);
+      }
+    }
     return out;
+  }
+
+  /**
+   * {@code m} (with absolute paths) with each lower directory named by its real path, or null when
+   * that is over a page of mount data or a real path holds a character overlay splits at.
+   */
+  static Mount withRealLowers(Mount m) throws IOException {
+    List<String> options = new ArrayList<>();
+    List<String> data = new ArrayList<>();
+    for (String o : m.options()) {
+      if (o.startsWith("lowerdir=")) {
+        List<String> dirs = new ArrayList<>();
+        for (String d : o.substring("lowerdir=".length()).split(":", -1)) {
+          String real = Path.of(d).toRealPath().toString();
+          if (real.indexOf(':') >= 0 || real.indexOf(',') >= 0 || real.indexOf('\\') >= 0) {
+            return null;
+          }
+          dirs.add(real);
+        }
+        o = "lowerdir=" + String.join(":", dirs);
+      }
+      options.add(o);
+      if (!o.equals("ro")) {
+        data.add(o);
+      }
+    }
+    if (String.join(",", data).getBytes(StandardCharsets.UTF_8).length > Mounter.MAX_DATA) {
+      return null;
+    }
+    return new Mount(m.type(), m.source(), options);
+  }
+
+  /** See {@link #mounts(String, boolean, boolean)}: a read-only overlay as containerd gives it. */
+  static Mount readOnlyOverlay(Mount m, boolean base) {
+    List<String> options = new ArrayList<>();
+    String lowers = null;
+    for (String o : m.options()) {
+      if (o.startsWith("upperdir=")) {
+        return m; // not a read-only overlay after all
+      }
+      if (o.startsWith("lowerdir=")) {
+        lowers = o.substring("lowerdir=".length());
+      }
+      if (!o.equals("ro")) {
+        options.add(o);
+      }
+    }
+    if (base && lowers != null) {
+      String[] dirs = lowers.split(":", -1);
+      if (dirs.length == 2) { // the layer's own directory over the empty one
+        return Mount.bind(dirs[0], true);
+      }
+    }
+    return new Mount(m.type(), m.source(), options);
   }
 
   /**

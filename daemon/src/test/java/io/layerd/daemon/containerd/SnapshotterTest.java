@@ -2,6 +2,7 @@ package io.layerd.daemon.containerd;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -190,5 +191,49 @@ class SnapshotterTest {
     assertEquals(
         "fuse3.fuse-overlayfs",
         Snapshotter.forContainerd(new Mount("fuse.fuse-overlayfs", "x", List.of())).type());
+  }
+
+  /**
+   * BuildKit's util/overlay (GetOverlayLayers) refuses options it does not know, "ro" among them.
+   */
+  @Test
+  void readOnlyOverlaysTakeTheFormOfContainerdsOwnSnapshotter() {
+    Mount chain =
+        new Mount(
+            "overlay",
+            "overlay",
+            List.of("lowerdir=/h/l/A:/h/l/B", "index=off", "userxattr", "ro"));
+    assertEquals(
+        new Mount(
+            "overlay", "overlay", List.of("lowerdir=/h/l/A:/h/l/B", "index=off", "userxattr")),
+        Snapshotter.readOnlyOverlay(chain, false),
+        "an overlay of lower directories alone is read-only without ro");
+    Mount base =
+        new Mount("overlay", "overlay", List.of("lowerdir=/h/l/A:/h/.empty", "index=off", "ro"));
+    assertEquals(
+        Mount.bind("/h/l/A", true),
+        Snapshotter.readOnlyOverlay(base, true),
+        "a base layer's view: its own directory, bound read-only, by the path its children name");
+    Mount rw = new Mount("overlay", "overlay", List.of("lowerdir=/h/l/A", "upperdir=/h/x/diff"));
+    assertEquals(rw, Snapshotter.readOnlyOverlay(rw, true));
+  }
+
+  /** BuildKit walks the top-most lower directory of a view: a symlink it would not enter. */
+  @Test
+  void lowerDirectoriesAreNamedByTheirRealPaths(@TempDir Path home) throws Exception {
+    Files.createDirectories(home.resolve("a/diff"));
+    Files.createDirectories(home.resolve("l"));
+    Files.createSymbolicLink(home.resolve("l/A"), Path.of("../a/diff"));
+    Mount m =
+        new Mount(
+            "overlay", "overlay", List.of("lowerdir=" + home.resolve("l/A"), "index=off", "ro"));
+    assertEquals(
+        List.of("lowerdir=" + home.toRealPath().resolve("a/diff"), "index=off", "ro"),
+        Snapshotter.withRealLowers(m).options());
+    String many = (":" + home.resolve("l/A")).repeat(4096 / home.toString().length());
+    assertNull(
+        Snapshotter.withRealLowers(
+            new Mount("overlay", "overlay", List.of("lowerdir=" + home.resolve("l/A") + many))),
+        "over a page of mount data: the short links stay");
   }
 }

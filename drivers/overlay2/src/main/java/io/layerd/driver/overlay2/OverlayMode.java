@@ -1,6 +1,7 @@
 package io.layerd.driver.overlay2;
 
 import io.layerd.engine.spi.DeletionForm;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -19,20 +20,25 @@ import java.util.List;
  *   <li>{@code index=off} where the module has an {@code index} parameter (Linux 4.13+), as moby
  *       does: the inode index ties an upper directory to the lower inodes it was first mounted
  *       over, which layers that are shared by many mounts must not be.
- *   <li>As real root, {@code redirect_dir=off} (Linux 4.10+) and {@code metacopy=off} (4.19+) where
- *       the module has those parameters, whatever their defaults: a renamed directory then is
- *       copied instead of recorded as a redirect, and a chmod copies the whole file instead of its
+ *   <li>As real root, {@code redirect_dir=off} (Linux 4.10+) where the module has that parameter,
+ *       whatever its default, and {@code metacopy=off} (4.19+) only where the module's default
+ *       turns metacopy on ({@code /sys/module/overlay/parameters/metacopy} reads {@code Y}, as read
+ *       when the driver starts; unreadable counts as on): a renamed directory then is copied
+ *       instead of recorded as a redirect, and a chmod copies the whole file instead of its
  *       metadata. Both keep the upper directory a complete record of the layer's changes, which the
- *       native diff reads (and which another machine's overlay can read).
+ *       native diff reads (and which another machine's overlay can read). {@code metacopy=off} is
+ *       left out where it changes nothing because BuildKit's overlay differ (dockerd's, for {@code
+ *       docker build}) gives up on a mount that carries it and has the differ walk both trees;
+ *       containerd's overlayfs snapshotter passes neither option.
  * </ul>
  *
  * @param userxattr mount with {@code userxattr} (in a user namespace)
  * @param indexParam the module has an {@code index} parameter
  * @param redirectDirParam the module has a {@code redirect_dir} parameter
- * @param metacopyParam the module has a {@code metacopy} parameter
+ * @param metacopyOn the module has a metacopy parameter and it is on by default
  */
 record OverlayMode(
-    boolean userxattr, boolean indexParam, boolean redirectDirParam, boolean metacopyParam) {
+    boolean userxattr, boolean indexParam, boolean redirectDirParam, boolean metacopyOn) {
 
   /** Where the overlay module lists its parameters. */
   static final Path MODULE_PARAMETERS = Path.of("/sys/module/overlay/parameters");
@@ -43,7 +49,19 @@ record OverlayMode(
         inUserNamespace,
         Files.exists(moduleParameters.resolve("index")),
         Files.exists(moduleParameters.resolve("redirect_dir")),
-        Files.exists(moduleParameters.resolve("metacopy")));
+        metacopyOn(moduleParameters.resolve("metacopy")));
+  }
+
+  /** True when the parameter file exists and reads Y, or cannot be read. */
+  static boolean metacopyOn(Path parameter) {
+    if (!Files.exists(parameter)) {
+      return false;
+    }
+    try {
+      return !Files.readString(parameter).trim().equals("N");
+    } catch (IOException e) {
+      return true; // not known to be off: turn it off
+    }
   }
 
   /** The mount options that follow lowerdir, upperdir and workdir, in order. */
@@ -58,7 +76,7 @@ record OverlayMode(
       if (redirectDirParam) {
         out.add("redirect_dir=off");
       }
-      if (metacopyParam) {
+      if (metacopyOn) {
         out.add("metacopy=off");
       }
     }

@@ -10,10 +10,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.layerd.engine.spi.Mount;
 import io.layerd.engine.spi.Mounter;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** Mount shapes and the page budget, without privileges. */
 class MountDataTest {
@@ -110,6 +112,24 @@ class MountDataTest {
     assertEquals(List.of("userxattr"), new OverlayMode(true, false, true, true).options());
     assertEquals(
         List.of("index=off", "metacopy=off"), new OverlayMode(false, true, false, true).options());
+  }
+
+  @Test
+  void metacopyIsTurnedOffOnlyWhereTheModuleTurnsItOn(@TempDir Path params) throws IOException {
+    Files.writeString(params.resolve("index"), "N\n");
+    Files.writeString(params.resolve("redirect_dir"), "N\n");
+    assertEquals(
+        List.of("index=off", "redirect_dir=off"), OverlayMode.detect(false, params).options());
+    Files.writeString(params.resolve("metacopy"), "N\n");
+    assertEquals(
+        List.of("index=off", "redirect_dir=off"),
+        OverlayMode.detect(false, params).options(),
+        "metacopy=off where it is off anyway: BuildKit's overlay differ refuses the option");
+    Files.writeString(params.resolve("metacopy"), "Y\n");
+    assertEquals(
+        List.of("index=off", "redirect_dir=off", "metacopy=off"),
+        OverlayMode.detect(false, params).options());
+    assertEquals(List.of("index=off", "userxattr"), OverlayMode.detect(true, params).options());
   }
 
   @Test
