@@ -4,12 +4,15 @@ import com.sun.jna.Native;
 import com.sun.jna.NativeLibrary;
 
 /**
- * Intel ISA-L's streaming inflate (igzip_lib.h of libisal.so.2), bound by JNA direct mapping.
- * Package-private: only {@link IsalInflater} calls it. The library is optional: {@link #load}
- * answers why it is not there instead of failing. Each {@code long state} is the address of a
- * {@code struct inflate_state} in native memory.
+ * Intel ISA-L's streaming inflate and deflate (igzip_lib.h of libisal.so.2), bound by JNA direct
+ * mapping. Package-private: only {@link IsalInflater} and {@link IsalDeflater} call it. The library
+ * is optional: {@link #load} answers why it is not there instead of failing. Each {@code long
+ * state} is the address of a {@code struct inflate_state}, each {@code long stream} that of a
+ * {@code struct isal_zstream}, in native memory.
  */
 final class Isal {
+  private static boolean loaded;
+
   private Isal() {}
 
   /** void isal_inflate_init(struct inflate_state *state); */
@@ -18,15 +21,28 @@ final class Isal {
   /** int isal_inflate(struct inflate_state *state); */
   static native int isal_inflate(long state);
 
+  /** void isal_deflate_init(struct isal_zstream *stream); */
+  static native void isal_deflate_init(long stream);
+
+  /** int isal_deflate_set_dict(struct isal_zstream *stream, uint8_t *dict, uint32_t dict_len); */
+  static native int isal_deflate_set_dict(long stream, long dict, int dictLen);
+
+  /** int isal_deflate(struct isal_zstream *stream); */
+  static native int isal_deflate(long stream);
+
   /**
    * Binds the functions above to libisal.so.2 (Debian's libisal2), or to libisal.so. Returns null
    * when bound, else why not.
    */
-  static String load() {
+  static synchronized String load() {
+    if (loaded) {
+      return null;
+    }
     Throwable last = null;
     for (String name : new String[] {"libisal.so.2", "isal"}) {
       try {
         Native.register(Isal.class, NativeLibrary.getInstance(name));
+        loaded = true;
         return null;
       } catch (UnsatisfiedLinkError | IllegalArgumentException e) {
         last = e;
