@@ -1,7 +1,6 @@
 package io.layerd.sys;
 
 import com.sun.jna.Memory;
-import com.sun.jna.Platform;
 import com.sun.jna.Pointer;
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
@@ -180,30 +179,16 @@ public final class IsalDeflater implements AutoCloseable {
 
   /** Loads the library and runs the self-test once. */
   private static final class Holder {
-    static final String REASON = check();
+    static final String REASON = Isal.check("deflate", Holder::selfTestAllLevels);
 
-    private static String check() {
-      if (!Boolean.parseBoolean(System.getProperty("layerd.isal", "true"))) {
-        return "disabled by -Dlayerd.isal=false";
-      }
-      if (!Platform.isLinux() || !Platform.is64Bit()) {
-        return "ISA-L is bound for 64-bit Linux only";
-      }
-      String missing = Isal.load();
-      if (missing != null) {
-        return missing;
-      }
-      try {
-        for (int level = MIN_LEVEL; level <= MAX_LEVEL; level++) {
-          String wrong = selfTest(level);
-          if (wrong != null) {
-            return wrong;
-          }
+    private static String selfTestAllLevels() throws DataFormatException {
+      for (int level = MIN_LEVEL; level <= MAX_LEVEL; level++) {
+        String wrong = selfTest(level);
+        if (wrong != null) {
+          return wrong;
         }
-        return null;
-      } catch (DataFormatException | RuntimeException | LinkageError e) {
-        return "the ISA-L deflate self-test failed: " + e;
       }
+      return null;
     }
 
     /**
@@ -211,16 +196,9 @@ public final class IsalDeflater implements AutoCloseable {
      * one stream by java.util.zip; the second block must be small (it repeats the first).
      */
     private static String selfTest(int level) throws DataFormatException {
-      byte[] data = new byte[2 * 20_000];
-      long x = 0x9E3779B97F4A7C15L;
-      for (int i = 0; i < data.length / 2; i++) {
-        x ^= x << 13;
-        x ^= x >>> 7;
-        x ^= x << 17;
-        data[i] = (byte) ((i % 97 < 60) ? 'a' + (i % 7) : (x & 0x3f));
-      }
-      System.arraycopy(data, 0, data, data.length / 2, data.length / 2);
-      int half = data.length / 2;
+      int half = 20_000;
+      byte[] data = Arrays.copyOf(Isal.selfTestData(half), 2 * half);
+      System.arraycopy(data, 0, data, half, half);
       byte[] first;
       byte[] second;
       try (IsalDeflater d = new IsalDeflater(level)) {
