@@ -2,7 +2,6 @@ package io.layerd.sys;
 
 import com.sun.jna.Memory;
 import com.sun.jna.Native;
-import com.sun.jna.Platform;
 import com.sun.jna.Pointer;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -145,36 +144,11 @@ public final class IsalInflater implements AutoCloseable {
 
   /** Loads the library and runs the self-test once. */
   private static final class Holder {
-    static final String REASON = check();
-
-    private static String check() {
-      if (!Boolean.parseBoolean(System.getProperty("layerd.isal", "true"))) {
-        return "disabled by -Dlayerd.isal=false";
-      }
-      if (!Platform.isLinux() || !Platform.is64Bit()) {
-        return "ISA-L is bound for 64-bit Linux only";
-      }
-      String missing = Isal.load();
-      if (missing != null) {
-        return missing;
-      }
-      try {
-        return selfTest();
-      } catch (IOException | RuntimeException | LinkageError e) {
-        return "the ISA-L self-test failed: " + e;
-      }
-    }
+    static final String REASON = Isal.check("inflate", Holder::selfTest);
 
     /** A member made by java.util.zip, inflated in small steps; then a corrupt trailer. */
     private static String selfTest() throws IOException {
-      byte[] data = new byte[80_000]; // more than the 32 KiB window, in many steps
-      long x = 0x9E3779B97F4A7C15L;
-      for (int i = 0; i < data.length; i++) {
-        x ^= x << 13;
-        x ^= x >>> 7;
-        x ^= x << 17;
-        data[i] = (byte) ((i % 97 < 60) ? 'a' + (i % 7) : (x & 0x3f)); // text-like, compressible
-      }
+      byte[] data = Isal.selfTestData(80_000); // more than the 32 KiB window, in many steps
       Deflater d = new Deflater(6, true);
       d.setInput(data);
       d.finish();

@@ -1,5 +1,6 @@
 package io.layerd.daemon.containerd;
 
+import io.layerd.sys.IsalDeflater;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.io.OutputStream;
@@ -23,6 +24,9 @@ import java.util.zip.Deflater;
  * core instead of one; the bytes differ from a single-threaded deflate's, but are the same for the
  * same input, level and block size whatever the threads' timing, and any gzip reader reads them.
  *
+ * <p>The blocks are deflated by Intel ISA-L ({@link IsalDeflater}, levels 1 to 3) or by
+ * java.util.zip (levels 0 to 9), as the caller chooses.
+ *
  * <p>At most {@code 2 * threads} blocks are in flight; the writing thread waits for the oldest. Not
  * thread-safe (one writer, as any stream); {@link #close} finishes the member and closes the
  * underlying stream.
@@ -40,8 +44,8 @@ final class ParallelGzipOutputStream extends OutputStream {
   private final OutputStream out;
   private final int maxInFlight;
   private final ExecutorService pool;
-  private final ThreadLocal<Deflater> deflater;
-  private final ConcurrentLinkedQueue<Deflater> deflaters = new ConcurrentLinkedQueue<>();
+  private final ThreadLocal<BlockDeflater> deflater;
+  private final ConcurrentLinkedQueue<BlockDeflater> deflaters = new ConcurrentLinkedQueue<>();
   private final ArrayDeque<Future<byte[]>> inFlight = new ArrayDeque<>();
   private final CRC32 crc = new CRC32();
   private byte[] block = new byte[BLOCK];
@@ -50,11 +54,34 @@ final class ParallelGzipOutputStream extends OutputStream {
   private long total;
   private boolean closed;
 
+  /** Deflates one block, or ends the stream with the last; one per thread. */
+  private interface BlockDeflater {
+    /**
+     * The block's deflate data; {@code dictionary}'s last {@value #DICTIONARY} bytes precede it.
+     */
+    byte[] deflate(byte[] input, int length, byte[] dictionary, boolean last);
+
+    /** Frees its native memory. */
+    void end();
+  }
+
+  /** With java.util.zip at {@code level} (0 to 9, or {@link Deflater#DEFAULT_COMPRESSION}). */
+  ParallelGzipOutputStream(OutputStream out, int level, int threads) throws IOException {
+    this(out, false, level, threads);
+  }
+
   /**
-   * @param level deflate's level (0 to 9, or {@link Deflater#DEFAULT_COMPRESSION})
+   * @param isal whether ISA-L deflates ({@link IsalDeflater#available()} must be true)
+   * @param level deflate's level: ISA-L's 1 to 3, or java.util.zip's 0 to 9 (or {@link
+   *     Deflater#DEFAULT_COMPRESSION})
    * @param threads how many blocks are deflated at once (at least 1)
    */
-  ParallelGzipOutputStream(OutputStream out, int level, int threads) throws IOException {
+  ParallelGzipOutputStream(OutputStream out, boolean isal, int level, int threads)
+      throws IOException {
+    if (isal) {
+      IsalDeflater.create(level)
+          .close(); // fails here, not in a thread, if level or library are wrong
+    }
     if (threads < 1) {
       throw new IllegalArgumentException("threads must be at least 1, not " + threads);
     }
@@ -71,7 +98,7 @@ final class ParallelGzipOutputStream extends OutputStream {
     this.deflater =
         ThreadLocal.withInitial(
             () -> {
-              Deflater d = new Deflater(level, true);
+              BlockDeflater d = isal ? new Isal(level) : new Zlib(level);
               deflaters.add(d);
               return d;
             });
@@ -117,27 +144,67 @@ final class ParallelGzipOutputStream extends OutputStream {
   }
 
   private byte[] deflate(byte[] input, int length, byte[] dictionary, boolean last) {
-    Deflater d = deflater.get();
-    d.reset();
-    if (dictionary != null) {
-      d.setDictionary(dictionary, dictionary.length - DICTIONARY, DICTIONARY);
+    return deflater.get().deflate(input, length, dictionary, last);
+  }
+
+  /** ISA-L's deflate. */
+  private static final class Isal implements BlockDeflater {
+    private final IsalDeflater d;
+
+    Isal(int level) {
+      d = IsalDeflater.create(level);
     }
-    d.setInput(input, 0, length);
-    byte[] buf = new byte[length + length / 8 + 64];
-    int size = 0;
-    if (last) {
-      d.finish();
+
+    @Override
+    public byte[] deflate(byte[] input, int length, byte[] dictionary, boolean last) {
+      return dictionary == null
+          ? d.deflate(input, 0, length, null, 0, 0, last)
+          : d.deflate(
+              input, 0, length, dictionary, dictionary.length - DICTIONARY, DICTIONARY, last);
     }
-    while (true) {
-      if (size == buf.length) {
-        buf = Arrays.copyOf(buf, buf.length * 2);
+
+    @Override
+    public void end() {
+      d.close();
+    }
+  }
+
+  /** java.util.zip's deflate. */
+  private static final class Zlib implements BlockDeflater {
+    private final Deflater d;
+
+    Zlib(int level) {
+      d = new Deflater(level, true);
+    }
+
+    @Override
+    public byte[] deflate(byte[] input, int length, byte[] dictionary, boolean last) {
+      d.reset();
+      if (dictionary != null) {
+        d.setDictionary(dictionary, dictionary.length - DICTIONARY, DICTIONARY);
       }
-      size +=
-          d.deflate(buf, size, buf.length - size, last ? Deflater.NO_FLUSH : Deflater.SYNC_FLUSH);
-      // Done when finished, or (a sync flush) when the output did not fill the buffer.
-      if (last ? d.finished() : size < buf.length) {
-        return size == buf.length ? buf : Arrays.copyOf(buf, size);
+      d.setInput(input, 0, length);
+      byte[] buf = new byte[length + length / 8 + 64];
+      int size = 0;
+      if (last) {
+        d.finish();
       }
+      while (true) {
+        if (size == buf.length) {
+          buf = Arrays.copyOf(buf, buf.length * 2);
+        }
+        size +=
+            d.deflate(buf, size, buf.length - size, last ? Deflater.NO_FLUSH : Deflater.SYNC_FLUSH);
+        // Done when finished, or (a sync flush) when the output did not fill the buffer.
+        if (last ? d.finished() : size < buf.length) {
+          return size == buf.length ? buf : Arrays.copyOf(buf, size);
+        }
+      }
+    }
+
+    @Override
+    public void end() {
+      d.end();
     }
   }
 
@@ -177,7 +244,7 @@ final class ParallelGzipOutputStream extends OutputStream {
     }
   }
 
-  /** Stops the pool and frees its Deflaters' native memory. */
+  /** Stops the pool and frees its deflaters' native memory. */
   private void end() throws IOException {
     for (Future<byte[]> f : inFlight) {
       f.cancel(true);
@@ -190,7 +257,7 @@ final class ParallelGzipOutputStream extends OutputStream {
       Thread.currentThread().interrupt();
       throw new InterruptedIOException("interrupted while stopping the compressing threads");
     } finally {
-      Deflater d;
+      BlockDeflater d;
       while ((d = deflaters.poll()) != null) {
         d.end();
       }
