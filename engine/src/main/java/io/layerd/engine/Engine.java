@@ -765,28 +765,31 @@ public final class Engine implements Closeable {
   }
 
   /**
-   * lstat of a changed path resolved inside {@code root} (symlinks in its parents resolved in the
-   * root, the last component not followed), or null when it does not exist.
+   * lstat of a changed path resolved inside the directory {@code rootFd} (symlinks in its parents
+   * resolved in the root, the last component not followed), or null when it does not exist.
    */
-  private static Stat lstatIn(Path root, byte[] path) throws IOException {
+  private static Stat lstatIn(int rootFd, byte[] path) throws IOException {
     List<byte[]> comps = Names.split(path);
-    try (Fd r = Sys.openDirectory(root.toString())) {
-      if (comps.isEmpty()) {
-        return Sys.fstat(r.get());
-      }
-      byte[] parent = Names.join(comps.subList(0, comps.size() - 1));
-      int pfd;
-      try {
-        pfd =
-            parent.length == 0
-                ? Sys.dup(r.get())
-                : Sys.openInRoot(r.get(), parent, Sys.O_PATH | Sys.O_DIRECTORY, 0);
-      } catch (java.nio.file.NoSuchFileException | java.nio.file.NotDirectoryException e) {
-        return null;
-      }
-      try (Fd p = new Fd(pfd)) {
-        return Trees.lstatOrNull(p.get(), comps.get(comps.size() - 1));
-      }
+    if (comps.isEmpty()) {
+      return Sys.fstat(rootFd);
+    }
+    byte[] leaf = comps.get(comps.size() - 1);
+    if (comps.size() == 1) {
+      return Trees.lstatOrNull(rootFd, leaf);
+    }
+    int pfd;
+    try {
+      pfd =
+          Sys.openInRoot(
+              rootFd,
+              Names.join(comps.subList(0, comps.size() - 1)),
+              Sys.O_PATH | Sys.O_DIRECTORY,
+              0);
+    } catch (java.nio.file.NoSuchFileException | java.nio.file.NotDirectoryException e) {
+      return null;
+    }
+    try (Fd p = new Fd(pfd)) {
+      return Trees.lstatOrNull(p.get(), leaf);
     }
   }
 
@@ -795,14 +798,15 @@ public final class Engine implements Closeable {
     String p = parent == null || parent.isEmpty() ? m.parent() : LayerIds.check(parent);
     Optional<List<Change>> nativeChanges = driver.nativeChanges(id, p);
     if (nativeChanges.isPresent()) {
-      Path dir = driver.diffDirectory(id);
       long size = 0;
       java.util.Set<String> inodes = new java.util.HashSet<>();
-      for (Change c : nativeChanges.get()) {
-        if (c.kind() != Change.Kind.DELETED) {
-          var st = lstatIn(dir, c.path());
-          if (st != null && st.isRegular() && (st.nlink() < 2 || inodes.add(st.inodeKey()))) {
-            size += st.size(); // a hardlinked inode counts once, as Docker's ChangesSize
+      try (Fd dir = Sys.openDirectory(driver.diffDirectory(id).toString())) {
+        for (Change c : nativeChanges.get()) {
+          if (c.kind() != Change.Kind.DELETED) {
+            var st = lstatIn(dir.get(), c.path());
+            if (st != null && st.isRegular() && (st.nlink() < 2 || inodes.add(st.inodeKey()))) {
+              size += st.size(); // a hardlinked inode counts once, as Docker's ChangesSize
+            }
           }
         }
       }

@@ -198,7 +198,6 @@ final class RootedTree implements Closeable {
     if (id != null) {
       ids.put(fd, id);
     }
-    flush();
     return true;
   }
 
