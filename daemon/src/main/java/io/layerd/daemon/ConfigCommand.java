@@ -231,6 +231,7 @@ final class ConfigCommand implements Runnable {
             null,
             containerdSocket,
             null,
+            null,
             null);
     return Settings.resolve(flags, config, env);
   }

@@ -48,7 +48,8 @@ public final class Daemon implements Closeable {
                   service.baseEngine(),
                   settings.containerdSocket(),
                   settings.containerdRoot(),
-                  settings.containerdAddress());
+                  settings.containerdAddress(),
+                  settings.diffCompression());
         } catch (IOException | RuntimeException e) {
           server.close();
           throw e;

@@ -260,6 +260,16 @@ public final class Main implements Callable<Integer> {
           c.getErr().flush();
           return 1;
         });
+    // A usage error is its message and a pointer to the help, as layerctl's (not the whole help).
+    cl.setParameterExceptionHandler(
+        (ex, args) -> {
+          CommandLine c = ex.getCommandLine();
+          String name = c.getCommandSpec().qualifiedName();
+          c.getErr().println(name + ": " + ex.getMessage());
+          c.getErr().println("  see '" + name + " --help'");
+          c.getErr().flush();
+          return c.getCommandSpec().exitCodeOnInvalidInput();
+        });
     return cl;
   }
 

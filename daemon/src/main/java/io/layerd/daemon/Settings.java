@@ -3,6 +3,7 @@ package io.layerd.daemon;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.layerd.daemon.containerd.DiffCompression;
 import io.layerd.engine.DefaultPaths;
 import io.layerd.engine.DriverSelector;
 import io.layerd.idmap.UnmappedIdPolicy;
@@ -42,7 +43,8 @@ import java.util.Set;
  *   "shutdown-timeout-seconds": 30,
  *   "containerd-socket": "/run/layerd/snapshotter.sock",
  *   "containerd-root": "/var/lib/containerd",
- *   "containerd-address": "/run/containerd/containerd.sock"
+ *   "containerd-address": "/run/containerd/containerd.sock",
+ *   "diff-compression": "fast"
  * }
  * }</pre>
  *
@@ -59,6 +61,9 @@ import java.util.Set;
  *     from ({@code /var/lib/containerd}; a user's: {@code $XDG_DATA_HOME/containerd})
  * @param containerdAddress containerd's own socket, through whose content service the differ writes
  *     the layers of commits ({@code /run/containerd/containerd.sock})
+ * @param diffCompression how the differ compresses the layers it writes: {@code fast} (ISA-L's
+ *     deflate where it is installed) or {@code small} (no larger than containerd's walking
+ *     differ's); see {@link DiffCompression}
  */
 public record Settings(
     Path dataRoot,
@@ -70,7 +75,8 @@ public record Settings(
     Duration shutdownTimeout,
     Path containerdSocket,
     Path containerdRoot,
-    Path containerdAddress) {
+    Path containerdAddress,
+    DiffCompression diffCompression) {
 
   /** The plugin's name: dockerd runs with {@code --storage-driver layerd}. */
   public static final String PLUGIN_NAME = "layerd";
@@ -87,7 +93,8 @@ public record Settings(
           "shutdown-timeout-seconds",
           "containerd-socket",
           "containerd-root",
-          "containerd-address");
+          "containerd-address",
+          "diff-compression");
 
   private static final ObjectMapper JSON =
       new ObjectMapper().enable(DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY);
@@ -99,6 +106,7 @@ public record Settings(
     Objects.requireNonNull(unmappedIds, "unmappedIds");
     Objects.requireNonNull(logLevel, "logLevel");
     Objects.requireNonNull(shutdownTimeout, "shutdownTimeout");
+    Objects.requireNonNull(diffCompression, "diffCompression");
   }
 
   /** Settings for tests and embedding: the given data-root, socket and driver, defaults else. */
@@ -113,7 +121,8 @@ public record Settings(
         Duration.ofSeconds(30),
         null,
         null,
-        null);
+        null,
+        DiffCompression.FAST);
   }
 
   /** The same settings, serving containerd's snapshotter API on {@code socket} too. */
@@ -128,7 +137,8 @@ public record Settings(
         shutdownTimeout,
         socket,
         containerdRoot,
-        containerdAddress);
+        containerdAddress,
+        diffCompression);
   }
 
   /**
@@ -146,7 +156,24 @@ public record Settings(
         shutdownTimeout,
         containerdSocket,
         root,
-        address);
+        address,
+        diffCompression);
+  }
+
+  /** The same settings, the differ compressing as {@code compression} says. */
+  public Settings withDiffCompression(DiffCompression compression) {
+    return new Settings(
+        dataRoot,
+        socket,
+        driver,
+        options,
+        unmappedIds,
+        logLevel,
+        shutdownTimeout,
+        containerdSocket,
+        containerdRoot,
+        containerdAddress,
+        compression);
   }
 
   /** What the command line said; null fields were not given. */
@@ -160,7 +187,8 @@ public record Settings(
       Duration shutdownTimeout,
       Path containerdSocket,
       Path containerdRoot,
-      Path containerdAddress) {}
+      Path containerdAddress,
+      DiffCompression diffCompression) {}
 
   /**
    * Resolves the settings: the flags over the config file over the defaults. {@code config} is the
@@ -220,6 +248,13 @@ public record Settings(
             flags.containerdAddress(),
             path(cfg, "containerd-address", file),
             environment.containerdAddress());
+    String compressionText = text(cfg, "diff-compression", file);
+    DiffCompression compression =
+        flags.diffCompression() != null
+            ? flags.diffCompression()
+            : compressionText != null
+                ? parseCompression(compressionText, file)
+                : DiffCompression.FAST;
     return new Settings(
         dataRoot.toAbsolutePath().normalize(),
         socket.toAbsolutePath().normalize(),
@@ -232,7 +267,8 @@ public record Settings(
             ? null
             : containerd.toAbsolutePath().normalize(),
         ctdRoot.toAbsolutePath().normalize(),
-        ctdAddress.toAbsolutePath().normalize());
+        ctdAddress.toAbsolutePath().normalize(),
+        compression);
   }
 
   private static JsonNode readConfig(Path file, boolean required) throws IOException {
@@ -316,6 +352,14 @@ public record Settings(
       return UnmappedIdPolicy.parse(s);
     } catch (IllegalArgumentException e) {
       throw new IOException(file + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static DiffCompression parseCompression(String s, Path file) throws IOException {
+    try {
+      return DiffCompression.parse(s, file + ": \"diff-compression\"");
+    } catch (IllegalArgumentException e) {
+      throw new IOException(e.getMessage(), e);
     }
   }
 

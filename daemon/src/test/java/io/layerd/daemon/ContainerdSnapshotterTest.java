@@ -3,6 +3,7 @@ package io.layerd.daemon;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.layerd.daemon.containerd.DiffCompression;
 import io.layerd.daemon.containerd.SnapshotterServerAccess;
 import io.layerd.testkit.EndToEndTest;
 import io.layerd.testkit.LoopBtrfs;
@@ -183,11 +184,13 @@ class ContainerdSnapshotterTest {
     // btrfs: the data-root on a loop-mounted btrfs
     LoopBtrfs btrfs = driver.equals("btrfs") ? LoopBtrfs.create(false, null) : null;
     Path dataRoot = btrfs != null ? btrfs.mountPoint().resolve("layerd") : dir.resolve("layerd");
-    // containerd's root and socket as the rig makes them: layerd's differ reads and writes there
+    // containerd's root and socket as the rig makes them: layerd's differ reads and writes there,
+    // its layers no larger than the walking differ's (the docker suites run the default, fast)
     Settings settings =
         Settings.of(dataRoot, dir.resolve("gd.sock"), driver)
             .withContainerdSocket(snapSocket)
-            .withContainerd(dir.resolve("c/root"), dir.resolve("c/containerd.sock"));
+            .withContainerd(dir.resolve("c/root"), dir.resolve("c/containerd.sock"))
+            .withDiffCompression(DiffCompression.SMALL);
     try (LoopBtrfs closeLast = btrfs;
         Daemon layerd = Daemon.start(settings);
         ContainerdRig rig = starter.start(dir.resolve("c"), snapSocket, dataRoot)) {
@@ -362,7 +365,9 @@ class ContainerdSnapshotterTest {
    * {@code ctr snapshots diff} (containerd's diff service: layerd's differ first for layerd's
    * snapshots, the walking differ for the reference's): both layers hold the same tree, layerd's in
    * containerd's content store under layerd's lease with the {@code containerd.io/uncompressed}
-   * label.
+   * label, and layerd's, written with {@code --diff-compression small}, is no larger than the
+   * walking differ's (Go's gzip level 6; the changes hold a copy of BusyBox's binary, so that the
+   * codecs and not the tar headers make the difference).
    */
   private static void assertDiffsAgree(ContainerdRig rig, Path dir, String reference)
       throws Exception {
@@ -380,6 +385,7 @@ class ContainerdSnapshotterTest {
         Files.writeString(target.resolve("etc/hostname"), "changed\n");
         Files.createDirectories(target.resolve("srv/new"));
         Files.writeString(target.resolve("srv/new/file"), "new file\n");
+        Files.copy(target.resolve("bin/busybox"), target.resolve("srv/new/busybox"));
         run(List.of("rm", "-rf", target.resolve("bin/wget").toString()));
         run(List.of("chmod", "0700", target.resolve("tmp").toString()));
       } finally {
@@ -394,6 +400,14 @@ class ContainerdSnapshotterTest {
               x, TreeManifest.Options.builder().ignoreRootAttributes().ignoreMtimes().build()));
     }
     TreeManifest.assertSame(trees.get(1), trees.get(0));
+    long ours = Files.size(dir.resolve("diff-layerd.tar.gz"));
+    long walking = Files.size(dir.resolve("diff-" + reference + ".tar.gz"));
+    assertTrue(
+        ours <= walking && ours > walking / 2,
+        "layerd's layer (--diff-compression small): "
+            + ours
+            + " bytes, the walking differ's: "
+            + walking);
     String leases = rig.ok("leases", "ls").out();
     assertTrue(leases.contains("layerd-diff-"), "layerd's differ wrote the layer:\n" + leases);
     String content = rig.ok("content", "ls").out();

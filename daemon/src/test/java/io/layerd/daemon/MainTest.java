@@ -5,9 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.layerd.daemon.containerd.DiffCompression;
 import io.layerd.idmap.IdMapping;
 import io.layerd.idmap.IdMappings;
 import io.layerd.idmap.internal.RootlessNamespace;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
@@ -28,6 +31,24 @@ class MainTest {
     assertTrue(help.contains("--on-unmapped-id="), help);
     assertFalse(help.contains("--unmapped-ids"), help);
     assertTrue(help.contains("\nExamples:\n"), help);
+  }
+
+  @Test
+  void diffCompressionIsFastOrSmallAndAnythingElseIsOneLineNamingBoth() {
+    assertEquals(
+        DiffCompression.SMALL, parse("--diff-compression", "small").engine.diffCompression);
+    assertNull(parse().engine.diffCompression, "not given: the config file's, else fast");
+    CommandLine cl = Main.commandLine();
+    StringWriter err = new StringWriter();
+    cl.setErr(new PrintWriter(err));
+    assertEquals(2, cl.execute("--diff-compression", "smallest"));
+    String[] lines = err.toString().split("\n");
+    assertTrue(
+        lines[0].contains("--diff-compression")
+            && lines[0].contains("fast or small")
+            && lines[0].contains("smallest"),
+        err.toString());
+    assertTrue(lines.length <= 2, "a usage error is short:\n" + err);
   }
 
   @Test

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.layerd.daemon.containerd.ContainerdConfig;
+import io.layerd.daemon.containerd.DiffCompression;
 import io.layerd.testkit.Require;
 import java.nio.file.Path;
 import java.util.List;
@@ -67,6 +68,8 @@ class RootlessContainerdCommandTest {
             "/d",
             "--storage-opt",
             "a.b=c",
+            "--diff-compression",
+            "small",
             "--",
             "--debug",
             "--log-level=warn");
@@ -77,6 +80,7 @@ class RootlessContainerdCommandTest {
     assertEquals("vfs", again.engine.driver);
     assertEquals(Path.of("/d"), again.engine.dataRoot);
     assertEquals("c", again.engine.storageOpts.get("a.b"));
+    assertEquals(DiffCompression.SMALL, again.engine.diffCompression);
     assertEquals(RootlessContainerdCommand.Net.slirp4netns, again.net);
     assertEquals(List.of("--debug", "--log-level=warn"), again.dockerdArgs);
   }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.layerd.daemon.containerd.DiffCompression;
 import io.layerd.engine.DefaultPaths;
 import io.layerd.idmap.UnmappedIdPolicy;
 import java.io.IOException;
@@ -19,7 +20,7 @@ class SettingsTest {
   @TempDir Path tmp;
 
   private static final Settings.Flags NONE =
-      new Settings.Flags(null, null, null, null, null, null, null, null, null, null);
+      new Settings.Flags(null, null, null, null, null, null, null, null, null, null, null);
 
   private DefaultPaths user(Map<String, String> env) {
     return new DefaultPaths(false, false, env, tmp.resolve("home").toString());
@@ -114,6 +115,7 @@ class SettingsTest {
             null,
             null,
             null,
+            null,
             null);
     Settings s = Settings.resolve(flags, cfg, user(Map.of()));
     assertEquals(Path.of("/flag"), s.dataRoot());
@@ -137,7 +139,7 @@ class SettingsTest {
     assertEquals(Path.of("/run/ctd/ctd.sock"), fromFile.containerdAddress());
     Settings.Flags flags =
         new Settings.Flags(
-            null, null, null, null, null, null, null, null, Path.of("/flag/root"), null);
+            null, null, null, null, null, null, null, null, Path.of("/flag/root"), null, null);
     assertEquals(
         Path.of("/flag/root"),
         Settings.resolve(flags, cfg, user(Map.of("XDG_RUNTIME_DIR", "/run/user/1000")))
@@ -148,6 +150,26 @@ class SettingsTest {
             IOException.class,
             () -> Settings.resolve(NONE, cfg, user(Map.of("XDG_RUNTIME_DIR", "/run/user/1000"))));
     assertTrue(relative.getMessage().contains("containerd-root"), relative.getMessage());
+  }
+
+  @Test
+  void diffCompressionFromTheFlagOverTheConfigFileElseFast() throws IOException {
+    Map<String, String> env = Map.of("XDG_RUNTIME_DIR", "/run/user/1000");
+    Path cfg = tmp.resolve("config.json");
+    Files.writeString(cfg, "{}");
+    assertEquals(DiffCompression.FAST, Settings.resolve(NONE, cfg, user(env)).diffCompression());
+    Files.writeString(cfg, "{\"diff-compression\":\"small\"}");
+    assertEquals(DiffCompression.SMALL, Settings.resolve(NONE, cfg, user(env)).diffCompression());
+    Settings.Flags fast =
+        new Settings.Flags(
+            null, null, null, null, null, null, null, null, null, null, DiffCompression.FAST);
+    assertEquals(DiffCompression.FAST, Settings.resolve(fast, cfg, user(env)).diffCompression());
+    Files.writeString(cfg, "{\"diff-compression\":\"gzip-9\"}");
+    IOException bad = assertThrows(IOException.class, () -> Settings.resolve(NONE, cfg, user(env)));
+    assertTrue(
+        bad.getMessage()
+            .startsWith(cfg + ": \"diff-compression\": \"gzip-9\" is not fast or small"),
+        bad.getMessage());
   }
 
   @Test

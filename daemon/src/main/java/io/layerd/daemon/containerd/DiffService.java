@@ -1,6 +1,5 @@
 package io.layerd.daemon.containerd;
 
-import com.github.luben.zstd.ZstdOutputStream;
 import io.grpc.Context;
 import io.grpc.Contexts;
 import io.grpc.Metadata;
@@ -20,7 +19,6 @@ import io.layerd.engine.Engine;
 import io.layerd.engine.spi.DeletionForm;
 import io.layerd.engine.spi.Mount;
 import io.layerd.idmap.UnmappedIdException;
-import io.layerd.sys.IsalDeflater;
 import io.layerd.unpack.ApplyResult;
 import io.layerd.unpack.InvalidArchiveException;
 import io.layerd.unpack.LayerApplier;
@@ -129,19 +127,26 @@ final class DiffService extends DiffGrpc.DiffImplBase {
   private final Snapshotter snapshotter;
   private final Path blobs; // or null: Apply declines
   private final ContainerdClient containerd; // or null: Diff declines
+  private final DiffCompression compression;
 
   /**
    * @param contentRoot containerd's root directory (its blobs are under {@code
    *     io.containerd.content.v1.content/blobs}), or null
    * @param containerd a client of containerd's socket, or null
+   * @param compression how Diff compresses the layers it writes
    */
   DiffService(
-      Engine engine, Snapshotter snapshotter, Path contentRoot, ContainerdClient containerd) {
+      Engine engine,
+      Snapshotter snapshotter,
+      Path contentRoot,
+      ContainerdClient containerd,
+      DiffCompression compression) {
     this.engine = engine;
     this.snapshotter = snapshotter;
     this.blobs =
         contentRoot == null ? null : contentRoot.resolve("io.containerd.content.v1.content/blobs");
     this.containerd = containerd;
+    this.compression = compression;
   }
 
   /** Why layerd leaves a request to the next differ. */
@@ -156,7 +161,7 @@ final class DiffService extends DiffGrpc.DiffImplBase {
   // ------------------------------------------------------------------ Apply
 
   /**
-   * The caller's containerd namespace: containerd 2.1 sends it on Apply in the {@code
+   * The caller's containerd namespace: containerd 2.1 sends it on Apply and on Diff in the {@code
    * containerd-namespace} header (its gRPC server copies a request's namespace onto the calls it
    * makes, the transfer service's and the diff service's alike), or null.
    */
@@ -165,7 +170,11 @@ final class DiffService extends DiffGrpc.DiffImplBase {
   private static final Metadata.Key<String> NAMESPACE_HEADER =
       Metadata.Key.of("containerd-namespace", Metadata.ASCII_STRING_MARSHALLER);
 
-  /** This service with {@link #CALLER_NAMESPACE} set from each call's header. */
+  /**
+   * This service with {@link #CALLER_NAMESPACE} set from each call's header. At DEBUG, each call's
+   * headers are logged as they arrive ({@code --log-level debug}): what a containerd sends its
+   * proxy differ (whether a later containerd passes {@code containerd-lease}, containerd#12328).
+   */
   ServerServiceDefinition withCallerNamespace() {
     return ServerInterceptors.intercept(
         this,
@@ -173,6 +182,12 @@ final class DiffService extends DiffGrpc.DiffImplBase {
           @Override
           public <Q, R> ServerCall.Listener<Q> interceptCall(
               ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
+            if (LOG.isDebugEnabled()) {
+              LOG.debug(
+                  "{} from containerd, headers {}",
+                  call.getMethodDescriptor().getFullMethodName(),
+                  headers);
+            }
             String ns = headers.get(NAMESPACE_HEADER);
             return ns == null || ns.isEmpty()
                 ? next.startCall(call, headers)
@@ -424,12 +439,18 @@ final class DiffService extends DiffGrpc.DiffImplBase {
     }
     String layer = upper.get(0).rec().layer();
     String parent = snapshotter.parentLayer(layer);
-    Set<String> namespaces = new HashSet<>();
-    for (Snapshotter.Match m : upper) {
-      namespaces.add(m.namespace());
-    }
-    if (namespaces.size() != 1 || namespaces.contains(null)) {
-      throw new Decline("the snapshot's containerd namespace is not known");
+    // The caller's namespace, as the walking differ writes in it; else the snapshot key's.
+    String namespace = CALLER_NAMESPACE.get();
+    if (namespace == null) {
+      Set<String> namespaces = new HashSet<>();
+      for (Snapshotter.Match m : upper) {
+        namespaces.add(m.namespace());
+      }
+      if (namespaces.size() != 1 || namespaces.contains(null)) {
+        throw new Decline(
+            "containerd sent no namespace and the snapshot's key names none layerd can use");
+      }
+      namespace = namespaces.iterator().next();
     }
     List<Snapshotter.Match> lower = snapshotter.match(engineMounts(req.getLeftList()));
     boolean lowerIsParent =
@@ -440,7 +461,7 @@ final class DiffService extends DiffGrpc.DiffImplBase {
     if (!lowerIsParent) {
       throw new Decline("the left mounts are not the right snapshot's parent");
     }
-    return new Target(layer, parent, namespaces.iterator().next(), mediaType);
+    return new Target(layer, parent, namespace, mediaType);
   }
 
   private static boolean isEmptyView(Snapshotter.Match m) {
@@ -450,6 +471,7 @@ final class DiffService extends DiffGrpc.DiffImplBase {
   private Descriptor write(Target t, DiffProto.DiffRequest req, long start) throws IOException {
     String ref = req.getRef().isEmpty() ? uniqueRef() : req.getRef();
     String lease = containerd.createLease(t.namespace, LEASE_TTL);
+    DiffCompression.Codec codec = compression.codec(t.mediaType);
     MessageDigest compressed = sha256();
     MessageDigest uncompressed = sha256();
     Engine.DiffResult dr;
@@ -458,7 +480,7 @@ final class DiffService extends DiffGrpc.DiffImplBase {
     boolean done = false;
     try (ContainerdClient.Upload up = containerd.upload(t.namespace, lease, ref)) {
       OutputStream digested = new DigestOutputStream(up, compressed);
-      OutputStream packed = compressor(t.mediaType, new Unclosed(digested));
+      OutputStream packed = DiffCompression.compressor(codec, new Unclosed(digested));
       try (OutputStream tar = new DigestOutputStream(packed, uncompressed)) {
         dr = engine.diffWithCount(t.layer, t.parent, tar);
       }
@@ -481,8 +503,8 @@ final class DiffService extends DiffGrpc.DiffImplBase {
       }
     }
     LOG.info(
-        "diff {}: {} bytes ({} uncompressed), {} entries, {} ms, {} of {} ({}) in namespace {}"
-            + " under lease {}{}, diffID {}",
+        "diff {}: {} bytes ({} uncompressed), {} entries, {} ms, {} of {} ({}), {} (--diff-compression"
+            + " {}), in namespace {} under lease {}{}, diffID {}",
         digest,
         size,
         dr.bytes(),
@@ -491,6 +513,8 @@ final class DiffService extends DiffGrpc.DiffImplBase {
         dr.nativeChanges() ? "native diff" : "tree comparison",
         t.layer,
         engine.driver().name(),
+        codec,
+        compression,
         t.namespace,
         lease,
         stored ? "" : " (the content existed)",
@@ -500,38 +524,6 @@ final class DiffService extends DiffGrpc.DiffImplBase {
         .setDigest(digest)
         .setSize(size)
         .build();
-  }
-
-  /**
-   * The deflate level of the gzip layers Diff writes with java.util.zip, when ISA-L is not there:
-   * the level whose layers are no larger than those of containerd's walking differ (Go's {@code
-   * gzip.NewWriter}, its level 6) for less CPU. On the Debian reference tar (239 MB): Go's level 6
-   * gives 84.37 MB for 5.2 s of CPU; java.util.zip's level 6 82.98 MB for 5.9 s, level 5 83.67 MB
-   * for 4.0 s, level 4 85.27 MB (1.1% over Go's) for 3.0 s.
-   */
-  static final int GZIP_LEVEL = 5;
-
-  /**
-   * ISA-L's level for the gzip layers Diff writes when libisal2 is installed ({@link
-   * IsalDeflater}). No ISA-L level is as small as Go's level 6: on the same tar, in 128 KiB blocks
-   * with dictionaries, level 1 gives 92.59 MB for 0.6 s of CPU, level 2 91.49 MB for 0.55 s, level
-   * 3 90.06 MB (6.7% over Go's) for 0.7 s. Level 3 is taken: a large commit is bound by deflate,
-   * and it costs a sixth of java.util.zip's level 5 for 7.6% more bytes.
-   */
-  static final int ISAL_LEVEL = 3;
-
-  private static OutputStream compressor(String mediaType, OutputStream out) throws IOException {
-    switch (mediaType) {
-      case OCI_LAYER_GZIP:
-        // On every core: a large layer's commit is bound by deflate.
-        boolean isal = IsalDeflater.available();
-        return new ParallelGzipOutputStream(
-            out, isal, isal ? ISAL_LEVEL : GZIP_LEVEL, Runtime.getRuntime().availableProcessors());
-      case OCI_LAYER_ZSTD:
-        return new ZstdOutputStream(out, 3);
-      default:
-        return out;
-    }
   }
 
   /** Passes close() on as a flush: the compressor's close must not end the upload. */

@@ -72,6 +72,20 @@ public final class SnapshotterServer implements Closeable {
    */
   public static SnapshotterServer start(
       Engine engine, Path socket, Path containerdRoot, Path containerdAddress) throws IOException {
+    return start(engine, socket, containerdRoot, containerdAddress, DiffCompression.FAST);
+  }
+
+  /**
+   * As {@link #start(Engine, Path, Path, Path)}, the differ compressing the layers it writes as
+   * {@code compression} says.
+   */
+  public static SnapshotterServer start(
+      Engine engine,
+      Path socket,
+      Path containerdRoot,
+      Path containerdAddress,
+      DiffCompression compression)
+      throws IOException {
     if (!Epoll.isAvailable()) {
       throw new IOException(
           "cannot serve containerd on "
@@ -114,7 +128,7 @@ public final class SnapshotterServer implements Closeable {
               .workerEventLoopGroup(group)
               .addService(new SnapshotService(snapshotter))
               .addService(
-                  new DiffService(engine, snapshotter, containerdRoot, client)
+                  new DiffService(engine, snapshotter, containerdRoot, client, compression)
                       .withCallerNamespace())
               .build()
               .start();
@@ -128,10 +142,11 @@ public final class SnapshotterServer implements Closeable {
     }
     LOG.info(
         "serving containerd's snapshotter and diff APIs on {} (layers read from {}, written"
-            + " through {})",
+            + " through {}; {})",
         socket,
         containerdRoot == null ? "nowhere: Apply declines" : containerdRoot,
-        containerdAddress == null ? "nothing: Diff declines" : containerdAddress);
+        containerdAddress == null ? "nothing: Diff declines" : containerdAddress,
+        compression.describe());
     return new SnapshotterServer(server, group, socket, client);
   }
 

@@ -51,7 +51,10 @@ class ParallelGzipOutputStreamTest {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     try (ParallelGzipOutputStream gz =
         new ParallelGzipOutputStream(
-            bytes, isal, isal ? DiffService.ISAL_LEVEL : Deflater.DEFAULT_COMPRESSION, threads)) {
+            bytes,
+            isal,
+            isal ? DiffCompression.ISAL_LEVEL : Deflater.DEFAULT_COMPRESSION,
+            threads)) {
       for (int off = 0; off < data.length; off += chunk) {
         gz.write(data, off, Math.min(chunk, data.length - off));
       }
