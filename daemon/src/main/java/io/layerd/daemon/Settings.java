@@ -127,18 +127,7 @@ public record Settings(
 
   /** The same settings, serving containerd's snapshotter API on {@code socket} too. */
   public Settings withContainerdSocket(Path socket) {
-    return new Settings(
-        dataRoot,
-        this.socket,
-        driver,
-        options,
-        unmappedIds,
-        logLevel,
-        shutdownTimeout,
-        socket,
-        containerdRoot,
-        containerdAddress,
-        diffCompression);
+    return withContainerd(socket, containerdRoot, containerdAddress, diffCompression);
   }
 
   /**
@@ -146,22 +135,16 @@ public record Settings(
    * writes them).
    */
   public Settings withContainerd(Path root, Path address) {
-    return new Settings(
-        dataRoot,
-        socket,
-        driver,
-        options,
-        unmappedIds,
-        logLevel,
-        shutdownTimeout,
-        containerdSocket,
-        root,
-        address,
-        diffCompression);
+    return withContainerd(containerdSocket, root, address, diffCompression);
   }
 
   /** The same settings, the differ compressing as {@code compression} says. */
   public Settings withDiffCompression(DiffCompression compression) {
+    return withContainerd(containerdSocket, containerdRoot, containerdAddress, compression);
+  }
+
+  private Settings withContainerd(
+      Path served, Path root, Path address, DiffCompression compression) {
     return new Settings(
         dataRoot,
         socket,
@@ -170,9 +153,9 @@ public record Settings(
         unmappedIds,
         logLevel,
         shutdownTimeout,
-        containerdSocket,
-        containerdRoot,
-        containerdAddress,
+        served,
+        root,
+        address,
         compression);
   }
 
