@@ -408,6 +408,10 @@ class ContainerdSnapshotterTest {
             + ours
             + " bytes, the walking differ's: "
             + walking);
+    System.out.printf(
+        "ctr snapshots diff: layerd's layer (--diff-compression small) %d bytes, the walking"
+            + " differ's %d%n",
+        ours, walking);
     String leases = rig.ok("leases", "ls").out();
     assertTrue(leases.contains("layerd-diff-"), "layerd's differ wrote the layer:\n" + leases);
     String content = rig.ok("content", "ls").out();

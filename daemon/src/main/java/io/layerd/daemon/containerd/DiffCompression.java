@@ -114,8 +114,7 @@ public enum DiffCompression {
   /** What the start-up log says of this setting: the gzip codec, and why ISA-L is not used. */
   String describe() {
     boolean isal = IsalDeflater.available();
-    return "gzip layers "
-        + gzip(isal)
+    return gzip(isal)
         + (this == FAST && !isal
             ? " (ISA-L is not used: " + IsalDeflater.unavailableReason() + ")"
             : "")

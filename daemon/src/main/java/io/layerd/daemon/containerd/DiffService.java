@@ -100,6 +100,10 @@ import org.slf4j.LoggerFactory;
  *       content that existed already (a commit adds it to the writer's lease). The caller makes the
  *       image (its config and manifest refer to the layer) within that time; after it, the image
  *       holds the layer. A layer whose image was never made stays until the lease expires.
+ *   <li>A containerd that passes the caller's lease ({@code containerd-lease}, with {@code
+ *       containerd-namespace}: {@link #CALLER_LEASE}) gets the layer written under it, as the
+ *       walking differ writes it, and layerd makes no lease: the caller's lease then decides, as
+ *       without layerd.
  * </ul>
  *
  * Where this cannot hold (no containerd socket configured, no namespace sent nor in the key), and
@@ -184,6 +188,16 @@ final class DiffService extends DiffGrpc.DiffImplBase {
       Metadata.Key.of("containerd-namespace", Metadata.ASCII_STRING_MARSHALLER);
 
   /**
+   * The caller's containerd lease, in the {@code containerd-lease} header: containerd 2.1.9 sends
+   * none to a proxy differ (containerd#12328); a containerd that does gets Diff's layer written
+   * under it, as the walking differ's, and no lease of layerd's. Null when not sent.
+   */
+  static final Context.Key<String> CALLER_LEASE = Context.key("containerd-lease");
+
+  private static final Metadata.Key<String> LEASE_HEADER =
+      Metadata.Key.of("containerd-lease", Metadata.ASCII_STRING_MARSHALLER);
+
+  /**
    * This service with {@link #CALLER_NAMESPACE} set from each call's header. At DEBUG, each call's
    * headers are logged as they arrive ({@code --log-level debug}): what a containerd sends its
    * proxy differ (whether a later containerd passes {@code containerd-lease}, containerd#12328).
@@ -202,10 +216,17 @@ final class DiffService extends DiffGrpc.DiffImplBase {
                   headers);
             }
             String ns = headers.get(NAMESPACE_HEADER);
-            return ns == null || ns.isEmpty()
+            String lease = headers.get(LEASE_HEADER);
+            Context c = Context.current();
+            if (ns != null && !ns.isEmpty()) {
+              c = c.withValue(CALLER_NAMESPACE, ns);
+            }
+            if (lease != null && !lease.isEmpty()) {
+              c = c.withValue(CALLER_LEASE, lease);
+            }
+            return c == Context.current()
                 ? next.startCall(call, headers)
-                : Contexts.interceptCall(
-                    Context.current().withValue(CALLER_NAMESPACE, ns), call, headers, next);
+                : Contexts.interceptCall(c, call, headers, next);
           }
         });
   }
@@ -427,8 +448,12 @@ final class DiffService extends DiffGrpc.DiffImplBase {
     }
   }
 
-  /** What a Diff request diffs: the upper snapshot's layer, its parent, namespace, media type. */
-  private record Target(String layer, String parent, String namespace, String mediaType) {}
+  /**
+   * What a Diff request diffs: the upper snapshot's layer, its parent, the namespace, the caller's
+   * lease in it (or null), the media type.
+   */
+  private record Target(
+      String layer, String parent, String namespace, String callerLease, String mediaType) {}
 
   private Target diffTarget(DiffProto.DiffRequest req) throws Decline, IOException {
     String mediaType = req.getMediaType().isEmpty() ? OCI_LAYER_GZIP : req.getMediaType();
@@ -454,6 +479,8 @@ final class DiffService extends DiffGrpc.DiffImplBase {
     String parent = snapshotter.parentLayer(layer);
     // The caller's namespace, as the walking differ writes in it; else the snapshot key's.
     String namespace = CALLER_NAMESPACE.get();
+    // The caller's lease is a name in the caller's namespace: used only with it.
+    String callerLease = namespace == null ? null : CALLER_LEASE.get();
     if (namespace == null) {
       Set<String> namespaces = new HashSet<>();
       for (Snapshotter.Match m : upper) {
@@ -474,7 +501,7 @@ final class DiffService extends DiffGrpc.DiffImplBase {
     if (!lowerIsParent) {
       throw new Decline("the left mounts are not the right snapshot's parent");
     }
-    return new Target(layer, parent, namespace, mediaType);
+    return new Target(layer, parent, namespace, callerLease, mediaType);
   }
 
   private static boolean isEmptyView(Snapshotter.Match m) {
@@ -483,7 +510,9 @@ final class DiffService extends DiffGrpc.DiffImplBase {
 
   private Descriptor write(Target t, DiffProto.DiffRequest req, long start) throws IOException {
     String ref = req.getRef().isEmpty() ? uniqueRef() : req.getRef();
-    String lease = containerd.createLease(t.namespace, LEASE_TTL);
+    // The caller's lease holds the layer as the walking differ's; else an expiring one of layerd's.
+    String lease =
+        t.callerLease != null ? t.callerLease : containerd.createLease(t.namespace, LEASE_TTL);
     DiffCompression.Codec codec = compression.codec(t.mediaType);
     MessageDigest compressed = sha256();
     MessageDigest uncompressed = sha256();
@@ -503,7 +532,7 @@ final class DiffService extends DiffGrpc.DiffImplBase {
       stored = up.commit(hex(compressed), labels);
       done = true;
     } finally {
-      if (!done) {
+      if (!done && t.callerLease == null) {
         containerd.deleteLease(t.namespace, lease); // it holds nothing worth keeping
       }
     }
@@ -517,7 +546,7 @@ final class DiffService extends DiffGrpc.DiffImplBase {
     }
     LOG.info(
         "diff {}: {} bytes ({} uncompressed), {} entries, {} ms, {} of {} ({}), {} (--diff-compression"
-            + " {}), in namespace {} under lease {}{}, diffID {}",
+            + " {}), in namespace {} under {} lease {}{}, diffID {}",
         digest,
         size,
         dr.bytes(),
@@ -529,6 +558,7 @@ final class DiffService extends DiffGrpc.DiffImplBase {
         codec,
         compression,
         t.namespace,
+        t.callerLease != null ? "the caller's" : "layerd's",
         lease,
         stored ? "" : " (the content existed)",
         diffId);

@@ -7,7 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.Any;
 import com.google.protobuf.Timestamp;
+import io.grpc.ClientInterceptor;
 import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
@@ -15,6 +17,7 @@ import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
+import io.grpc.stub.MetadataUtils;
 import io.layerd.daemon.containerd.proto.DescriptorProto.Descriptor;
 import io.layerd.daemon.containerd.proto.DiffGrpc;
 import io.layerd.daemon.containerd.proto.DiffProto;
@@ -240,6 +243,76 @@ class DiffServiceTest {
     }
   }
 
+  /**
+   * A Diff whose request carries the caller's lease ({@code containerd-lease}, with {@code
+   * containerd-namespace}) is written under that lease, as the walking differ's, and layerd makes
+   * no lease; without one (containerd 2.1.9 sends none to a proxy differ, containerd#12328), or
+   * with a lease but no namespace to find it in, under an expiring lease of layerd's in the
+   * snapshot's namespace.
+   */
+  @Test
+  void diffWritesUnderTheCallersLeaseWhenContainerdSendsOne() throws Exception {
+    Require.root();
+    Path fakeDir = Files.createTempDirectory(Path.of("/tmp"), "fct");
+    try (FakeContainerd containerd = new FakeContainerd(fakeDir.resolve("c.sock"));
+        Rig r = new Rig("overlay2", OwnerMapper.identity(), containerd.socket)) {
+      r.prepare("default/1/base", "");
+      r.commit("default/2/base", "default/1/base");
+      List<MountProto.Mount> upper = r.prepare("default/3/container", "default/2/base");
+      Files.writeString(r.layerDir("default/3/container").resolve("new"), "made in a container\n");
+      List<MountProto.Mount> lower = r.view("default/4/lower", "default/2/base");
+      DiffProto.DiffRequest req =
+          DiffProto.DiffRequest.newBuilder().addAllLeft(lower).addAllRight(upper).build();
+
+      Descriptor withLease =
+          r.stub.withInterceptors(headers("default", "the-callers-lease")).diff(req).getDiff();
+      assertEquals(1, containerd.writes.size());
+      FakeContainerd.Write w = containerd.writes.get(0);
+      assertEquals("default", w.namespace());
+      assertEquals("the-callers-lease", w.lease(), "written under the caller's lease");
+      assertEquals(List.of(), containerd.leases, "layerd made no lease of its own");
+      assertEquals(withLease.getDigest(), w.digest());
+      byte[] tar = gunzip(w.bytes());
+      assertEquals(sha256(tar), w.labels().get(DiffService.LABEL_UNCOMPRESSED));
+      assertTrue(
+          new String(tar, StandardCharsets.ISO_8859_1).contains("made in a container"),
+          "the container's file is in the layer");
+
+      // containerd 2.1.9: the namespace only. Then a lease with no namespace to find it in.
+      r.stub.withInterceptors(headers("default", null)).diff(req);
+      r.stub.withInterceptors(headers(null, "the-callers-lease")).diff(req);
+      assertEquals(3, containerd.writes.size());
+      assertEquals(2, containerd.leases.size(), containerd.leases.toString());
+      for (int i = 0; i < 2; i++) {
+        FakeContainerd.Lease own = containerd.leases.get(i);
+        assertEquals("default", own.namespace(), "the caller's, else the snapshot key's");
+        assertTrue(own.id().startsWith("layerd-diff-"), own.id());
+        assertTrue(own.labels().containsKey("containerd.io/gc.expire"), own.labels().toString());
+        assertEquals(own.id(), containerd.writes.get(i + 1).lease());
+      }
+    } finally {
+      io.layerd.testkit.TestFiles.deleteTree(fakeDir);
+    }
+  }
+
+  private static ClientInterceptor headers(String namespace, String lease) {
+    Metadata m = new Metadata();
+    if (namespace != null) {
+      m.put(Metadata.Key.of("containerd-namespace", Metadata.ASCII_STRING_MARSHALLER), namespace);
+    }
+    if (lease != null) {
+      m.put(Metadata.Key.of("containerd-lease", Metadata.ASCII_STRING_MARSHALLER), lease);
+    }
+    return MetadataUtils.newAttachHeadersInterceptor(m);
+  }
+
+  private static byte[] gunzip(byte[] gz) throws IOException {
+    try (java.io.InputStream in =
+        new java.util.zip.GZIPInputStream(new java.io.ByteArrayInputStream(gz))) {
+      return in.readAllBytes();
+    }
+  }
+
   // ------------------------------------------------------------------ helpers
 
   static Status.Code code(Call c) {
@@ -273,6 +346,11 @@ class DiffServiceTest {
     int mounts;
 
     Rig(String driver, OwnerMapper owners) throws IOException {
+      this(driver, owners, null);
+    }
+
+    /** With {@code containerd} as containerd's socket (Diff writes there), or null. */
+    Rig(String driver, OwnerMapper owners, Path containerd) throws IOException {
       dir = Files.createTempDirectory(Path.of("/tmp"), "dst");
       containerdRoot = dir.resolve("containerd");
       Files.createDirectories(
@@ -286,7 +364,7 @@ class DiffServiceTest {
                   Host.current(),
                   DriverSelector.installed(),
                   owners));
-      server = SnapshotterServer.start(engine, dir.resolve("s.sock"), containerdRoot, null);
+      server = SnapshotterServer.start(engine, dir.resolve("s.sock"), containerdRoot, containerd);
       group = new EpollEventLoopGroup(1);
       channel =
           NettyChannelBuilder.forAddress(new DomainSocketAddress(server.socket().toString()))
