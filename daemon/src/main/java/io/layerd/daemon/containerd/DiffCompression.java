@@ -24,9 +24,9 @@ import java.util.Locale;
  * </ul>
  *
  * Either way the gzip is deflated on every core ({@link ParallelGzipOutputStream}). zstd layers are
- * written at zstd's level {@value #ZSTD_LEVEL} under both settings: zstd's default, the level
- * containerd's walking differ uses too (klauspost/compress's default, its "about level 3"), and
- * already faster than any gzip here, so there is no trade-off to choose.
+ * written at zstd's level {@value #ZSTD_LEVEL} under both settings: zstd's default, already faster
+ * than any gzip here, so there is no trade-off to choose (containerd's walking differ uses
+ * klauspost/compress's default, which that library likens to level 3; not measured here).
  */
 public enum DiffCompression {
   /** ISA-L's deflate where it is available, else as {@link #SMALL}. */
