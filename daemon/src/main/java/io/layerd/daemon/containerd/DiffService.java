@@ -198,9 +198,10 @@ final class DiffService extends DiffGrpc.DiffImplBase {
       Metadata.Key.of("containerd-lease", Metadata.ASCII_STRING_MARSHALLER);
 
   /**
-   * This service with {@link #CALLER_NAMESPACE} set from each call's header. At DEBUG, each call's
-   * headers are logged as they arrive ({@code --log-level debug}): what a containerd sends its
-   * proxy differ (whether a later containerd passes {@code containerd-lease}, containerd#12328).
+   * This service with {@link #CALLER_NAMESPACE} and {@link #CALLER_LEASE} set from each call's
+   * headers. At DEBUG, each call's headers are logged as they arrive ({@code --log-level debug}):
+   * what a containerd sends its proxy differ (whether a later containerd passes {@code
+   * containerd-lease}, containerd#12328).
    */
   ServerServiceDefinition withCallerNamespace() {
     return ServerInterceptors.intercept(
