@@ -12,13 +12,9 @@ import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
-import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
-import io.grpc.netty.shaded.io.netty.channel.epoll.EpollDomainSocketChannel;
-import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
-import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
 import io.grpc.stub.MetadataUtils;
 import io.layerd.daemon.containerd.SnapshotterServerAccess;
+import io.layerd.daemon.containerd.UnixGrpcChannel;
 import io.layerd.daemon.containerd.proto.DescriptorProto;
 import io.layerd.daemon.containerd.proto.DiffGrpc;
 import io.layerd.daemon.containerd.proto.DiffProto;
@@ -388,16 +384,11 @@ class ContainerdSnapshotterTest {
   static final class ContainerdApi implements AutoCloseable {
     final DiffGrpc.DiffBlockingStub diff;
     final SnapshotsGrpc.SnapshotsBlockingStub snapshots;
-    private final EventLoopGroup group = new EpollEventLoopGroup(1);
-    private final ManagedChannel channel;
+    private final UnixGrpcChannel connection;
 
     ContainerdApi(Path socket, String namespace) {
-      channel =
-          NettyChannelBuilder.forAddress(new DomainSocketAddress(socket.toString()))
-              .channelType(EpollDomainSocketChannel.class)
-              .eventLoopGroup(group)
-              .usePlaintext()
-              .build();
+      connection = UnixGrpcChannel.open(socket);
+      ManagedChannel channel = connection.channel();
       Metadata headers = new Metadata();
       headers.put(
           Metadata.Key.of("containerd-namespace", Metadata.ASCII_STRING_MARSHALLER), namespace);
@@ -425,8 +416,7 @@ class ContainerdSnapshotterTest {
 
     @Override
     public void close() {
-      channel.shutdownNow();
-      group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+      connection.close();
     }
   }
 
@@ -599,7 +589,7 @@ class ContainerdSnapshotterTest {
    * installed here. The layer fails as it fails on {@code reference} with the walking differ alone
    * ("failed to get stream processor for ...: exec: "ctd-decoder": executable file not found"):
    * layerd hands it to containerd's diff service and passes on the walking differ's error, which
-   * ctr prints. layerd keeps no layer or snapshot of it.
+   * ctr prints. containerd removes its extraction snapshot, and layerd keeps no layer of it.
    */
   private static void anEncryptedLayerWithoutItsProcessorFailsAsContainerdSays(
       ContainerdRig rig, Daemon layerd, Path dir, String reference) throws Exception {
@@ -611,7 +601,8 @@ class ContainerdSnapshotterTest {
                 clear.blob(), DecryptingProcessor.keyOf("a key".getBytes(StandardCharsets.UTF_8))),
             clear.tar());
     Path archive = dir.resolve("unconfigured.tar");
-    OciArchive.image("docker.io/library/layerd-unconfigured:1", List.of(encrypted), archive);
+    String name = "docker.io/library/layerd-unconfigured:1";
+    OciArchive.image(name, List.of(encrypted), archive);
     List<String> layers = snapshotLayers(layerd);
     String snapshots = rig.ok("snapshots", "--snapshotter", "layerd", "ls").out();
     ContainerdRig.Result ours;
@@ -636,8 +627,14 @@ class ContainerdSnapshotterTest {
         theirs.err().strip().replaceFirst("(?s).*: ", ""),
         ours.err().strip().replaceFirst("(?s).*: ", ""),
         "the walking differ's error:\n" + ours.err() + "\n" + theirs.err());
-    assertEquals(layers, snapshotLayers(layerd), "layerd kept no layer of it");
+    // containerd removed its extraction snapshot (its record at once, layerd's layer at its next
+    // garbage collection, which removing the image runs now)
     assertEquals(snapshots, rig.ok("snapshots", "--snapshotter", "layerd", "ls").out());
+    if (!rig.images().contains(name)) {
+      rig.ok("images", "import", "--no-unpack", archive.toString());
+    }
+    rig.ok("images", "rm", "--sync", name);
+    assertEquals(layers, snapshotLayers(layerd), "layerd kept no layer of it");
   }
 
   /** The image's tree as containerd mounts it (see {@link #mounted}). */

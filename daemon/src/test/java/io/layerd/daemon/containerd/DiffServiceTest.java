@@ -19,10 +19,8 @@ import io.grpc.ServerInterceptor;
 import io.grpc.ServerInterceptors;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
-import io.grpc.netty.shaded.io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.epoll.EpollServerDomainSocketChannel;
 import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
@@ -443,7 +441,7 @@ class DiffServiceTest {
     final Path containerdRoot;
     final Engine engine;
     final SnapshotterServer server;
-    final EventLoopGroup group;
+    final UnixGrpcChannel connection;
     final ManagedChannel channel;
     final DiffGrpc.DiffBlockingStub stub;
     final SnapshotsGrpc.SnapshotsBlockingStub snapshots;
@@ -470,13 +468,8 @@ class DiffServiceTest {
                   owners));
       server =
           SnapshotterServer.start(engine, dir.resolve("s.sock"), containerdRoot, containerdAddress);
-      group = new EpollEventLoopGroup(1);
-      channel =
-          NettyChannelBuilder.forAddress(new DomainSocketAddress(server.socket().toString()))
-              .channelType(EpollDomainSocketChannel.class)
-              .eventLoopGroup(group)
-              .usePlaintext()
-              .build();
+      connection = UnixGrpcChannel.open(server.socket());
+      channel = connection.channel();
       stub = DiffGrpc.newBlockingStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS);
       snapshots = SnapshotsGrpc.newBlockingStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS);
     }
@@ -563,8 +556,7 @@ class DiffServiceTest {
 
     @Override
     public void close() throws IOException {
-      channel.shutdownNow();
-      group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+      connection.close();
       server.close();
       engine.close();
       io.layerd.testkit.TestFiles.deleteTree(dir);
