@@ -170,6 +170,8 @@ final class ConfigCommand implements Runnable {
             "# (layerd's differ \"layerd-diff\" reads layers from the root's blob directory and");
         out.println("# writes the layers of commits through containerd's socket.)");
       }
+      out.println("# Stream processors stay containerd's (by default, ocicrypt's ctd-decoder for");
+      out.println("# +encrypted layers): put [stream_processors.'ID'] tables after these lines.");
       out.print(b.build().toToml());
       out.flush();
       return 0;

@@ -63,6 +63,21 @@ class ConfigCommandTest {
     assertTrue(
         r[1].contains("--containerd-root /c/root --containerd-address /c/ctd.sock"),
         "layerd's differ is told containerd's places: " + r[1]);
+    // A user's stream processor (as ContainerdSnapshotterTest's) is a table after its lines.
+    assertTrue(r[1].contains("[stream_processors.'ID'] tables after these lines"), r[1]);
+    JsonNode withProcessor =
+        ContainerdConfig.parse(
+            r[1]
+                + "\n[stream_processors.'io.containerd.ocicrypt.decoder.v1.tar.gzip']\n"
+                + "  accepts = ['application/vnd.oci.image.layer.v1.tar+gzip+encrypted']\n"
+                + "  returns = 'application/vnd.oci.image.layer.v1.tar+gzip'\n"
+                + "  path = '/usr/local/bin/decrypt'\n");
+    assertEquals(
+        "/usr/local/bin/decrypt",
+        withProcessor
+            .at("/stream_processors/io.containerd.ocicrypt.decoder.v1.tar.gzip/path")
+            .asText());
+    assertEquals(t.get("proxy_plugins"), withProcessor.get("proxy_plugins"));
     String[] snapshotterOnly =
         layerd("config", "containerd", "--containerd-socket", "/s.sock", "--no-differ");
     JsonNode s = ContainerdConfig.parse(snapshotterOnly[1]);

@@ -1,10 +1,27 @@
 package io.layerd.daemon;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.google.protobuf.Any;
+import com.google.protobuf.ByteString;
+import io.grpc.ClientInterceptor;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.MetadataUtils;
 import io.layerd.daemon.containerd.DiffCompression;
 import io.layerd.daemon.containerd.SnapshotterServerAccess;
+import io.layerd.daemon.containerd.UnixGrpcChannel;
+import io.layerd.daemon.containerd.proto.DescriptorProto;
+import io.layerd.daemon.containerd.proto.DiffGrpc;
+import io.layerd.daemon.containerd.proto.DiffProto;
+import io.layerd.daemon.containerd.proto.MountProto;
+import io.layerd.daemon.containerd.proto.SnapshotsGrpc;
+import io.layerd.daemon.containerd.proto.SnapshotsProto;
 import io.layerd.testkit.EndToEndTest;
 import io.layerd.testkit.LoopBtrfs;
 import io.layerd.testkit.Require;
@@ -18,8 +35,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -76,88 +98,365 @@ class ContainerdSnapshotterTest {
         true);
   }
 
-  /** The images of {@link #theTransferRouteFailsNoLayerTheWalkingDifferServes}. */
-  private static final String READ = "docker.io/library/layerd-read:1";
-
-  private static final String HANDED = "docker.io/library/layerd-handed:1";
-
   /**
-   * The transfer service behind {@code ctr images import} asks layerd's differ alone (no chain),
-   * and layerd serves every layer the walking differ would: a blob that is not in the blob
-   * directory layerd was told of (here a directory that is not containerd's) is read through
-   * containerd's content service into the pipeline, and a layer whose media type containerd leaves
-   * to its stream processors ({@code +gzip+custom}: the walking differ decodes it as gzip, the last
-   * of its sorted suffixes) is handed to containerd's diff service, whose walking differ applies it
-   * into layerd's snapshot. So is a layer for another snapshotter's mounts, when its unpack entry
-   * names layerd's differ too.
+   * containerd 2.1.9 on the generated config with what a user adds to it: a real stream processor
+   * ({@code [stream_processors]} after the config's lines: {@link DecryptingProcessor}, openssl
+   * decrypting {@link DecryptingProcessor#ENCRYPTED} layers), and overlayfs's unpack entry naming
+   * layerd's differ too. layerd's differ is told a containerd root that is not containerd's, so
+   * that it reads the blobs through containerd's content service. Its tests share one layerd and
+   * one containerd; each imports images of its own.
    */
-  @EndToEndTest
-  void theTransferRouteFailsNoLayerTheWalkingDifferServes() throws Exception {
-    Require.root();
-    ModernClients clients = ModernClients.get();
-    Path dir = Files.createTempDirectory(Path.of("/tmp"), "ctd");
-    Path snapSocket = dir.resolve("snap.sock");
-    Path dataRoot = dir.resolve("layerd");
-    Settings settings =
-        Settings.of(dataRoot, dir.resolve("gd.sock"), "overlay2")
-            .withContainerdSocket(snapSocket)
-            .withContainerd(
-                Files.createDirectories(dir.resolve("not-containerds-root")),
-                dir.resolve("c/containerd.sock"));
-    // overlayfs's unpack entry names layerd's differ too: it is then given mounts not its own
-    UnaryOperator<String> overlayfsToo =
-        c -> {
-          String entry = "snapshotter = 'overlayfs'}";
-          assertTrue(c.contains(entry), c);
-          return c.replace(entry, "snapshotter = 'overlayfs', differ = 'layerd-diff'}");
-        };
-    try (Daemon layerd = Daemon.start(settings);
-        ContainerdRig rig =
-            ContainerdRig.startWithLayerd(
-                dir.resolve("c"), clients, snapSocket, dataRoot, overlayfsToo)) {
+  @Nested
+  @TestInstance(TestInstance.Lifecycle.PER_CLASS)
+  class HandedToContainerd {
+    private Path dir;
+    private Daemon layerd;
+    private ContainerdRig rig;
+    private DecryptingProcessor processor;
+
+    @BeforeAll
+    void start() throws Exception {
+      Require.root();
+      Require.command("openssl");
+      ModernClients clients = ModernClients.get();
+      dir = Files.createTempDirectory(Path.of("/tmp"), "ctd");
+      Path snapSocket = dir.resolve("snap.sock");
+      Path dataRoot = dir.resolve("layerd");
+      Settings settings =
+          Settings.of(dataRoot, dir.resolve("gd.sock"), "overlay2")
+              .withContainerdSocket(snapSocket)
+              .withContainerd(
+                  Files.createDirectories(dir.resolve("not-containerds-root")),
+                  dir.resolve("c/containerd.sock"));
+      processor = DecryptingProcessor.write(dir);
+      // overlayfs's unpack entry names layerd's differ too: it is then given mounts not its own
+      UnaryOperator<String> edit =
+          c -> {
+            String entry = "snapshotter = 'overlayfs'}";
+            assertTrue(c.contains(entry), c);
+            return c.replace(entry, "snapshotter = 'overlayfs', differ = 'layerd-diff'}")
+                + processor.config();
+          };
+      layerd = Daemon.start(settings);
+      rig = ContainerdRig.startWithLayerd(dir.resolve("c"), clients, snapSocket, dataRoot, edit);
+    }
+
+    @AfterAll
+    @SuppressWarnings("try") // only closed: containerd first, then layerd
+    void stop() throws Exception {
+      try (Daemon closeLast = layerd;
+          ContainerdRig closeFirst = rig) {
+      } finally {
+        if (dir != null) {
+          ContainerdRig.unmountUnder(dir);
+          deleteTree(dir);
+        }
+      }
+    }
+
+    /**
+     * The transfer service behind {@code ctr images import} asks layerd's differ alone (no chain),
+     * and layerd serves every layer the walking differ would: a blob that is not in the blob
+     * directory layerd was told of is read through containerd's content service into the pipeline,
+     * and a layer whose media type containerd leaves to its stream processors ({@code
+     * +gzip+custom}: no processor takes it, and the walking differ decodes it as gzip, the last of
+     * its sorted suffixes) is handed to containerd's diff service, whose walking differ applies it
+     * into layerd's snapshot. So is a layer for another snapshotter's mounts, when its unpack entry
+     * names layerd's differ too.
+     */
+    @EndToEndTest
+    void theTransferRouteFailsNoLayerTheWalkingDifferServes() throws Exception {
+      String readImage = "docker.io/library/layerd-read:1";
+      String handedImage = "docker.io/library/layerd-handed:1";
       TarBuilder read = TarBuilder.create().dir("etc").file("etc/read", "content service\n");
       TarBuilder handed = TarBuilder.create().dir("etc").file("etc/handed", "walking differ\n");
       String readId =
           OciArchive.single(
-              READ,
+              readImage,
               "application/vnd.oci.image.layer.v1.tar+gzip",
               read.gzip(),
               read.build(),
               dir.resolve("read.tar"));
-      OciArchive.single(
-          HANDED,
-          "application/vnd.oci.image.layer.v1.tar+gzip+custom",
-          handed.gzip(),
-          handed.build(),
-          dir.resolve("handed.tar"));
+      String handedId =
+          OciArchive.single(
+              handedImage,
+              "application/vnd.oci.image.layer.v1.tar+gzip+custom",
+              handed.gzip(),
+              handed.build(),
+              dir.resolve("handed.tar"));
       for (String image : List.of("read.tar", "handed.tar")) {
         rig.ok("images", "import", "--snapshotter", "layerd", dir.resolve(image).toString());
       }
-      rig.ok("images", "rm", "--sync", READ);
+      rig.ok("images", "rm", "--sync", readImage);
       rig.ok("images", "import", "--snapshotter", "overlayfs", dir.resolve("read.tar").toString());
       assertEquals(
           "content service\n",
-          mounted(rig, READ, null, "overlayfs", "c0", dir.resolve("m0"), t -> read(t, "etc/read")));
+          mounted(
+              rig,
+              readImage,
+              null,
+              "overlayfs",
+              "c0",
+              dir.resolve("m0"),
+              t -> read(t, "etc/read")));
       rig.ok("images", "import", "--snapshotter", "layerd", dir.resolve("read.tar").toString());
       // layerd's pipeline applied the first (its layer records the diffID), not the second.
-      List<String> applied = new ArrayList<>();
-      for (var m : layerd.engine().store().all()) {
-        if (m.id().startsWith(SnapshotterServerAccess.LAYER_PREFIX) && m.diffId() != null) {
-          applied.add(m.diffId());
-        }
-      }
-      assertEquals(List.of(readId), applied);
+      assertEquals(
+          List.of(readId),
+          pipelineApplied(layerd).stream()
+              .filter(d -> d.equals(readId) || d.equals(handedId))
+              .toList());
       assertEquals(
           "content service\n",
-          mounted(rig, READ, null, "layerd", "c1", dir.resolve("m1"), t -> read(t, "etc/read")));
+          mounted(
+              rig, readImage, null, "layerd", "c1", dir.resolve("m1"), t -> read(t, "etc/read")));
       assertEquals(
           "walking differ\n",
           mounted(
-              rig, HANDED, null, "layerd", "c2", dir.resolve("m2"), t -> read(t, "etc/handed")));
-    } finally {
-      ContainerdRig.unmountUnder(dir);
-      deleteTree(dir);
+              rig,
+              handedImage,
+              null,
+              "layerd",
+              "c2",
+              dir.resolve("m2"),
+              t -> read(t, "etc/handed")));
     }
+
+    /**
+     * An image whose second layer only a stream processor decodes: the gzip of a tar, encrypted
+     * (AES-256-CTR) and typed {@link DecryptingProcessor#ENCRYPTED}, which containerd's configured
+     * processor decrypts with openssl. Imported through the transfer service ({@code ctr images
+     * import}) and through the diff service ({@code ctr images import --local}: the client's
+     * unpack, containerd's chain of differs), layerd's pipeline applies the plain gzip layer and
+     * hands the encrypted one to containerd's diff service, whose walking differ runs the processor
+     * into layerd's snapshot: containerd checks both diffIDs against the image's config and commits
+     * the chain, and the tree is the one the same layers in the clear give on overlayfs and the
+     * walking differ.
+     */
+    @EndToEndTest
+    void anEncryptedLayerIsDecryptedByContainerdsStreamProcessor() throws Exception {
+      for (String route : List.of("transfer", "local")) {
+        List<OciArchive.Layer> clear = layers(route);
+        OciArchive.Layer plain = clear.get(0);
+        OciArchive.Layer encrypted =
+            new OciArchive.Layer(
+                DecryptingProcessor.ENCRYPTED,
+                processor.encrypt(clear.get(1).blob()),
+                clear.get(1).tar());
+        String image = "docker.io/library/layerd-encrypted-" + route + ":1";
+        String clearImage = "docker.io/library/layerd-clear-" + route + ":1";
+        Path archive = dir.resolve("encrypted-" + route + ".tar");
+        String chain = OciArchive.image(image, List.of(plain, encrypted), archive);
+        OciArchive.image(clearImage, clear, dir.resolve("clear-" + route + ".tar"));
+        int runs = processor.runs().size();
+        try (StderrLog log = new StderrLog()) {
+          List<String> cmd = new ArrayList<>(List.of("images", "import"));
+          if (route.equals("local")) {
+            cmd.add("--local");
+          }
+          cmd.addAll(List.of("--snapshotter", "layerd", archive.toString()));
+          rig.ok(cmd.toArray(String[]::new));
+
+          List<String> plainLines = log.lines("apply " + digest(plain.blob()) + ":");
+          assertEquals(1, plainLines.size(), route + ": " + plainLines);
+          assertTrue(plainLines.get(0).contains(", pipeline into "), plainLines.get(0));
+          List<String> encryptedLines = log.lines("apply " + digest(encrypted.blob()) + ":");
+          String handedOver =
+              "handed to containerd's diff service in namespace "
+                  + ContainerdRig.NAMESPACE
+                  + " (media type "
+                  + DecryptingProcessor.ENCRYPTED
+                  + " is not one layerd decodes itself), diffID "
+                  + encrypted.diffId();
+          assertTrue(
+              encryptedLines.stream().anyMatch(l -> l.contains(handedOver)),
+              route + ": " + encryptedLines);
+          assertTrue(
+              encryptedLines.stream().noneMatch(l -> l.contains("pipeline into")),
+              route + ": " + encryptedLines);
+        }
+        assertEquals(
+            List.of(DecryptingProcessor.ENCRYPTED + " key-file"),
+            processor.runs().subList(runs, processor.runs().size()),
+            "containerd ran the processor once, for the encrypted layer");
+        List<String> applied = pipelineApplied(layerd);
+        assertTrue(applied.contains(plain.diffId()), route + ": " + applied);
+        assertFalse(applied.contains(encrypted.diffId()), route + ": " + applied);
+        String snapshots = rig.ok("snapshots", "--snapshotter", "layerd", "ls").out();
+        assertTrue(snapshots.contains(chain), "the committed chain:\n" + snapshots);
+
+        rig.ok(
+            "images",
+            "import",
+            "--snapshotter",
+            "overlayfs",
+            dir.resolve("clear-" + route + ".tar").toString());
+        TreeManifest.assertSame(
+            tree(rig, clearImage, null, "overlayfs", "clear-" + route, dir.resolve("mc" + route)),
+            tree(rig, image, null, "layerd", "enc-" + route, dir.resolve("me" + route)));
+      }
+    }
+
+    /**
+     * A payload for the processor (ocicrypt's clients pass the decryption keys so) on an Apply
+     * asked of containerd's diff service, into a snapshot of layerd's that containerd prepared:
+     * layerd hands the request over with its payload, and the processor, given the payload on fd 3,
+     * decrypts a layer whose key only that payload gives. Without the payload the processor takes
+     * its key file: the same layer fails with the walking differ's error, passed on unchanged.
+     */
+    @EndToEndTest
+    void aStreamProcessorsPayloadReachesItThroughLayerd() throws Exception {
+      Any payload =
+          Any.newBuilder()
+              .setTypeUrl("example.com/layerd.test.Key")
+              .setValue(ByteString.copyFromUtf8("the key is this payload's SHA-256"))
+              .build();
+      OciArchive.Layer clear = layers("payload").get(1);
+      OciArchive.Layer encrypted =
+          new OciArchive.Layer(
+              DecryptingProcessor.ENCRYPTED,
+              DecryptingProcessor.encrypt(
+                  clear.blob(), DecryptingProcessor.keyOf(payload.toByteArray())),
+              clear.tar());
+      Path archive = dir.resolve("payload.tar");
+      OciArchive.image("docker.io/library/layerd-payload:1", List.of(encrypted), archive);
+      rig.ok("images", "import", "--no-unpack", archive.toString());
+      int runs = processor.runs().size();
+      try (ContainerdApi api = new ContainerdApi(rig.socket(), ContainerdRig.NAMESPACE);
+          StderrLog log = new StderrLog()) {
+        DiffProto.ApplyRequest noPayload =
+            DiffProto.ApplyRequest.newBuilder()
+                .setDiff(
+                    DescriptorProto.Descriptor.newBuilder()
+                        .setMediaType(encrypted.mediaType())
+                        .setDigest(digest(encrypted.blob()))
+                        .setSize(encrypted.blob().length))
+                .addAllMounts(api.prepare("layerd", "payload-none"))
+                .build();
+        StatusRuntimeException e =
+            assertThrows(StatusRuntimeException.class, () -> api.diff.apply(noPayload));
+        assertFalse(e.getStatus().getCode() == Status.Code.UNIMPLEMENTED, e.toString());
+        String walking = e.getStatus().getDescription();
+        assertTrue(
+            log.lines("apply " + digest(encrypted.blob()) + ":").stream()
+                .anyMatch(l -> l.contains("which answered") && l.contains(walking)),
+            walking);
+
+        DiffProto.ApplyRequest withPayload =
+            noPayload.toBuilder()
+                .clearMounts()
+                .addAllMounts(api.prepare("layerd", "payload-given"))
+                .putPayloads(DecryptingProcessor.ID, payload)
+                .build();
+        DiffProto.ApplyResponse applied = api.diff.apply(withPayload);
+        assertEquals(encrypted.diffId(), applied.getApplied().getDigest());
+        assertEquals(clear.tar().length, applied.getApplied().getSize());
+        assertTrue(
+            log.lines("apply " + digest(encrypted.blob()) + ":").stream()
+                .anyMatch(
+                    l ->
+                        l.contains(
+                            "handed to containerd's diff service in namespace "
+                                + ContainerdRig.NAMESPACE
+                                + " (media type "
+                                + DecryptingProcessor.ENCRYPTED
+                                + " is not one layerd decodes itself; stream processor payloads"
+                                + " ["
+                                + DecryptingProcessor.ID
+                                + "])")),
+            "layerd's log");
+      }
+      assertEquals(
+          List.of(
+              DecryptingProcessor.ENCRYPTED + " key-file",
+              DecryptingProcessor.ENCRYPTED + " payload"),
+          processor.runs().subList(runs, processor.runs().size()));
+      assertEquals(
+          "payload secret\n",
+          mountedSnapshot(
+              rig, "layerd", "payload-given", dir.resolve("mp"), t -> read(t, "etc/secret")));
+      for (String key : List.of("payload-none", "payload-given")) {
+        rig.ok("snapshots", "--snapshotter", "layerd", "rm", key);
+      }
+    }
+  }
+
+  /** containerd's own gRPC API on its socket, in one namespace: its diff and snapshots services. */
+  static final class ContainerdApi implements AutoCloseable {
+    final DiffGrpc.DiffBlockingStub diff;
+    final SnapshotsGrpc.SnapshotsBlockingStub snapshots;
+    private final UnixGrpcChannel connection;
+
+    ContainerdApi(Path socket, String namespace) {
+      connection = UnixGrpcChannel.open(socket);
+      ManagedChannel channel = connection.channel();
+      Metadata headers = new Metadata();
+      headers.put(
+          Metadata.Key.of("containerd-namespace", Metadata.ASCII_STRING_MARSHALLER), namespace);
+      ClientInterceptor ns = MetadataUtils.newAttachHeadersInterceptor(headers);
+      diff =
+          DiffGrpc.newBlockingStub(channel)
+              .withInterceptors(ns)
+              .withDeadlineAfter(2, TimeUnit.MINUTES);
+      snapshots =
+          SnapshotsGrpc.newBlockingStub(channel)
+              .withInterceptors(ns)
+              .withDeadlineAfter(2, TimeUnit.MINUTES);
+    }
+
+    /** An active snapshot {@code key} of nothing on {@code snapshotter}: its mounts. */
+    List<MountProto.Mount> prepare(String snapshotter, String key) {
+      return snapshots
+          .prepare(
+              SnapshotsProto.PrepareSnapshotRequest.newBuilder()
+                  .setSnapshotter(snapshotter)
+                  .setKey(key)
+                  .build())
+          .getMountsList();
+    }
+
+    @Override
+    public void close() {
+      connection.close();
+    }
+  }
+
+  /** An image's two layers in the clear (gzip), the second changing the first. */
+  static List<OciArchive.Layer> layers(String tag) throws IOException {
+    TarBuilder base =
+        TarBuilder.create()
+            .dir("etc")
+            .file("etc/base", tag + " base\n")
+            .file("etc/gone", "removed by the next layer\n")
+            .dir("opt")
+            .file("opt/old", "old\n");
+    TarBuilder secret =
+        TarBuilder.create()
+            .dir("etc")
+            .file("etc/secret", tag + " secret\n")
+            .whiteout("etc/gone")
+            .opaque("opt")
+            .file("opt/new", new byte[300_000])
+            .symlink("etc/link", "secret");
+    String gzip = "application/vnd.oci.image.layer.v1.tar+gzip";
+    return List.of(
+        new OciArchive.Layer(gzip, base.gzip(), base.build()),
+        new OciArchive.Layer(gzip, secret.gzip(), secret.build()));
+  }
+
+  /** The diffIDs of the layers layerd's pipeline applied (the engine records them). */
+  static List<String> pipelineApplied(Daemon layerd) {
+    List<String> applied = new ArrayList<>();
+    for (var m : layerd.engine().store().all()) {
+      if (m.id().startsWith(SnapshotterServerAccess.LAYER_PREFIX) && m.diffId() != null) {
+        applied.add(m.diffId());
+      }
+    }
+    return applied;
+  }
+
+  static String digest(byte[] blob) {
+    return "sha256:" + DockerTestImage.sha256(blob);
   }
 
   private static String read(Path root, String file) throws IOException {
@@ -218,16 +517,14 @@ class ContainerdSnapshotterTest {
       }
       if (today) {
         // Every image layer was applied by layerd's differ: the engine recorded its diffID.
-        List<String> applied = new ArrayList<>();
-        for (var m : layerd.engine().store().all()) {
-          if (m.id().startsWith(SnapshotterServerAccess.LAYER_PREFIX) && m.diffId() != null) {
-            applied.add(m.diffId());
-          }
-        }
+        List<String> applied = pipelineApplied(layerd);
         String committed = rig.ok("snapshots", "--snapshotter", "layerd", "ls").out();
         long count = committed.lines().filter(l -> l.contains("Committed")).count();
         assertEquals(count, applied.size(), "layers applied by layerd:\n" + committed);
         assertDiffsAgree(rig, dir, reference);
+      }
+      if (today) {
+        anEncryptedLayerWithoutItsProcessorFailsAsContainerdSays(rig, layerd, dir, reference);
       }
       if (today) {
         // An import into another namespace finds every layer committed
@@ -289,6 +586,60 @@ class ContainerdSnapshotterTest {
     }
   }
 
+  /**
+   * Without its stream processor: on the generated config alone, an encrypted layer's processor is
+   * the one containerd 2.x configures by default, ocicrypt's {@code ctd-decoder}, which is not
+   * installed here. The layer fails as it fails on {@code reference} with the walking differ alone
+   * ("failed to get stream processor for ...: exec: "ctd-decoder": executable file not found"):
+   * layerd hands it to containerd's diff service and passes on the walking differ's error, which
+   * ctr prints. containerd removes its extraction snapshot, and layerd keeps no layer of it.
+   */
+  private static void anEncryptedLayerWithoutItsProcessorFailsAsContainerdSays(
+      ContainerdRig rig, Daemon layerd, Path dir, String reference) throws Exception {
+    OciArchive.Layer clear = layers("unconfigured").get(1);
+    OciArchive.Layer encrypted =
+        new OciArchive.Layer(
+            DecryptingProcessor.ENCRYPTED,
+            DecryptingProcessor.encrypt(
+                clear.blob(), DecryptingProcessor.keyOf("a key".getBytes(StandardCharsets.UTF_8))),
+            clear.tar());
+    Path archive = dir.resolve("unconfigured.tar");
+    String name = "docker.io/library/layerd-unconfigured:1";
+    OciArchive.image(name, List.of(encrypted), archive);
+    List<String> layers = snapshotLayers(layerd);
+    String snapshots = rig.ok("snapshots", "--snapshotter", "layerd", "ls").out();
+    ContainerdRig.Result ours;
+    try (StderrLog log = new StderrLog()) {
+      ours = rig.ctr("images", "import", "--snapshotter", "layerd", archive.toString());
+      assertTrue(ours.code() != 0, "the import failed: " + ours);
+      // layerd's log: the hand-over and containerd's answer, which ctr prints as it is
+      List<String> lines = log.lines("apply " + digest(encrypted.blob()) + ":");
+      String answered =
+          lines.stream()
+              .filter(l -> l.contains("handed to containerd's diff service"))
+              .map(l -> l.replaceFirst(".*, which answered [A-Z_]+: ", ""))
+              .findFirst()
+              .orElseThrow(() -> new AssertionError("no hand-over in " + lines));
+      assertTrue(ours.err().contains(answered), answered + " in " + ours.err());
+      assertTrue(lines.stream().noneMatch(l -> l.contains("pipeline into")), lines.toString());
+    }
+    ContainerdRig.Result theirs =
+        rig.ctr("images", "import", "--snapshotter", reference, archive.toString());
+    assertTrue(theirs.code() != 0, "the import failed on " + reference + ": " + theirs);
+    assertEquals(
+        theirs.err().strip().replaceFirst("(?s).*: ", ""),
+        ours.err().strip().replaceFirst("(?s).*: ", ""),
+        "the walking differ's error:\n" + ours.err() + "\n" + theirs.err());
+    // containerd removed its extraction snapshot (its record at once, layerd's layer at its next
+    // garbage collection, which removing the image runs now)
+    assertEquals(snapshots, rig.ok("snapshots", "--snapshotter", "layerd", "ls").out());
+    if (!rig.images().contains(name)) {
+      rig.ok("images", "import", "--no-unpack", archive.toString());
+    }
+    rig.ok("images", "rm", "--sync", name);
+    assertEquals(layers, snapshotLayers(layerd), "layerd kept no layer of it");
+  }
+
   /** The image's tree as containerd mounts it (see {@link #mounted}). */
   private static TreeManifest tree(
       ContainerdRig rig, String image, String view, String snapshotter, String id, Path target)
@@ -336,9 +687,26 @@ class ContainerdSnapshotterTest {
     } else {
       rig.ok("snapshots", "--snapshotter", snapshotter, "view", id, view);
     }
+    try {
+      return mountedSnapshot(rig, snapshotter, id, target, reader);
+    } finally {
+      if (view != null) {
+        // containerd's garbage collection may have taken it already: it has no lease
+        rig.ctr("snapshots", "--snapshotter", snapshotter, "rm", id);
+      }
+    }
+  }
+
+  /**
+   * {@code reader}'s result on the snapshot {@code key}, mounted at {@code target} with the mount
+   * command {@code ctr snapshots mounts} prints.
+   */
+  private static <T> T mountedSnapshot(
+      ContainerdRig rig, String snapshotter, String key, Path target, MountedReader<T> reader)
+      throws IOException, InterruptedException {
     Files.createDirectories(target);
     String cmd =
-        rig.ok("snapshots", "--snapshotter", snapshotter, "mounts", target.toString(), id)
+        rig.ok("snapshots", "--snapshotter", snapshotter, "mounts", target.toString(), key)
             .out()
             .strip();
     List<String> argv = new ArrayList<>(List.of(cmd.split(" ")));
@@ -353,10 +721,6 @@ class ContainerdSnapshotterTest {
       return reader.read(target);
     } finally {
       run(List.of("umount", target.toString()));
-      if (view != null) {
-        // containerd's garbage collection may have taken it already: it has no lease
-        rig.ctr("snapshots", "--snapshotter", snapshotter, "rm", id);
-      }
     }
   }
 

@@ -87,17 +87,39 @@ final class OciArchive {
   static String single(
       String name, String layerMediaType, byte[] layerBlob, byte[] diffTar, Path out)
       throws IOException {
-    String diffId = "sha256:" + DockerTestImage.sha256(diffTar);
+    return image(name, List.of(new Layer(layerMediaType, layerBlob, diffTar)), out);
+  }
+
+  /**
+   * A layer of {@link #image}: its blob as stored, with its media type, and the tar it stands for
+   * (its digest is the diff ID).
+   */
+  record Layer(String mediaType, byte[] blob, byte[] tar) {
+    String diffId() {
+      return "sha256:" + DockerTestImage.sha256(tar);
+    }
+  }
+
+  /**
+   * Writes {@code out}: an OCI archive of one image named {@code name} for this machine's
+   * linux/amd64 platform with these layers, bottom first. Returns the image's chain ID.
+   */
+  static String image(String name, List<Layer> layers, Path out) throws IOException {
     ObjectNode config = JSON.createObjectNode().put("architecture", "amd64").put("os", "linux");
     config.putObject("config");
-    ObjectNode rootfs = config.putObject("rootfs").put("type", "layers");
-    rootfs.putArray("diff_ids").add(diffId);
+    var diffIds = config.putObject("rootfs").put("type", "layers").putArray("diff_ids");
+    for (Layer l : layers) {
+      diffIds.add(l.diffId());
+    }
     byte[] configBytes = JSON.writeValueAsBytes(config);
     ObjectNode manifest = JSON.createObjectNode().put("schemaVersion", 2);
     manifest.put("mediaType", "application/vnd.oci.image.manifest.v1+json");
     descriptor(
         manifest.putObject("config"), "application/vnd.oci.image.config.v1+json", configBytes);
-    descriptor(manifest.putArray("layers").addObject(), layerMediaType, layerBlob);
+    var layerDescriptors = manifest.putArray("layers");
+    for (Layer l : layers) {
+      descriptor(layerDescriptors.addObject(), l.mediaType(), l.blob());
+    }
     byte[] manifestBytes = JSON.writeValueAsBytes(manifest);
     ObjectNode index = JSON.createObjectNode().put("schemaVersion", 2);
     ObjectNode m = index.putArray("manifests").addObject();
@@ -112,13 +134,17 @@ final class OciArchive {
             .file("index.json", JSON.writeValueAsBytes(index))
             .dir("blobs/")
             .dir("blobs/sha256/");
-    for (byte[] b : List.of(configBytes, manifestBytes, layerBlob)) {
+    List<byte[]> blobs = new ArrayList<>(List.of(configBytes, manifestBytes));
+    for (Layer l : layers) {
+      blobs.add(l.blob());
+    }
+    for (byte[] b : blobs) {
       tar.file("blobs/sha256/" + DockerTestImage.sha256(b), b);
     }
     try (OutputStream o = Files.newOutputStream(out)) {
       tar.writeTo(o);
     }
-    return diffId;
+    return chainId(layers.stream().map(Layer::diffId).toList());
   }
 
   private static void descriptor(ObjectNode d, String mediaType, byte[] content) {

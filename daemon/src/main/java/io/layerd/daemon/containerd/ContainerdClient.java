@@ -83,6 +83,11 @@ final class ContainerdClient implements Closeable {
     return address;
   }
 
+  /** The gRPC channel to the socket. */
+  ManagedChannel channel() {
+    return channel;
+  }
+
   private static Metadata headers(String namespace, String lease) {
     Metadata m = new Metadata();
     m.put(NAMESPACE, namespace);

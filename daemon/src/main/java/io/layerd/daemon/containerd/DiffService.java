@@ -40,6 +40,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.regex.Pattern;
@@ -334,11 +335,16 @@ final class DiffService extends DiffGrpc.DiffImplBase {
   private String pipelineRefusal(DiffProto.ApplyRequest req, Snapshotter.Match target)
       throws IOException {
     Descriptor d = req.getDiff();
-    if (!APPLY_TYPES.contains(d.getMediaType())) {
-      return "media type " + d.getMediaType() + " is not one layerd decodes itself";
-    }
-    if (req.getPayloadsCount() > 0) {
-      return "stream processor payloads " + req.getPayloadsMap().keySet();
+    String type =
+        APPLY_TYPES.contains(d.getMediaType())
+            ? null
+            : "media type " + d.getMediaType() + " is not one layerd decodes itself";
+    String payloads =
+        req.getPayloadsCount() == 0
+            ? null
+            : "stream processor payloads " + new TreeSet<>(req.getPayloadsMap().keySet());
+    if (type != null || payloads != null) {
+      return type == null ? payloads : payloads == null ? type : type + "; " + payloads;
     }
     if (!SHA256.matcher(d.getDigest()).matches()) {
       return "digest " + d.getDigest() + " is not a sha256 digest";

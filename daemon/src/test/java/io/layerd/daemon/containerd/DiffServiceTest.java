@@ -6,18 +6,26 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.Any;
+import com.google.protobuf.ByteString;
 import com.google.protobuf.Timestamp;
+import com.google.protobuf.UnknownFieldSet;
 import io.grpc.ClientInterceptor;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
+import io.grpc.Server;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.ServerInterceptors;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
-import io.grpc.netty.shaded.io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollServerDomainSocketChannel;
 import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
 import io.grpc.stub.MetadataUtils;
+import io.grpc.stub.StreamObserver;
 import io.layerd.daemon.containerd.proto.DescriptorProto.Descriptor;
 import io.layerd.daemon.containerd.proto.DiffGrpc;
 import io.layerd.daemon.containerd.proto.DiffProto;
@@ -47,6 +55,7 @@ import java.security.MessageDigest;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -295,6 +304,89 @@ class DiffServiceTest {
     }
   }
 
+  /**
+   * What layerd hands to containerd's diff service is the caller's request byte for byte: its
+   * stream processor payloads (ocicrypt passes the decryption keys there; containerd gives each
+   * processor the payload under its id, on fd 3), a field layerd does not know, in the caller's
+   * namespace. containerd's chain asks layerd again, which declines the request it handed over
+   * itself, and containerd's answer, or its failure, reaches the caller unchanged. containerd's
+   * diff service is a fake here that records what it is given; the end-to-end test ({@code
+   * ContainerdSnapshotterTest}) runs a real stream processor that needs such a payload.
+   */
+  @Test
+  void aHandedOverApplyReachesContainerdUnchangedWithItsPayloads() throws Exception {
+    Require.root();
+    Path fakeDir = Files.createTempDirectory(Path.of("/tmp"), "dsf");
+    Path fakeSocket = fakeDir.resolve("containerd.sock");
+    try (Rig r = new Rig("vfs", OwnerMapper.identity(), fakeSocket);
+        FakeContainerdDiff containerd = new FakeContainerdDiff(fakeSocket, r.channel)) {
+      List<MountProto.Mount> mounts = r.prepare("default/1/extract", "");
+      byte[] layer = TarBuilder.create().file("f", "x").gzip();
+      DiffProto.ApplyRequest plain = r.applyRequest(layer, DiffService.OCI_LAYER_GZIP, mounts);
+      DiffProto.ApplyRequest sent =
+          plain.toBuilder()
+              .setDiff(plain.getDiff().toBuilder().setMediaType(ENCRYPTED))
+              .putPayloads(
+                  "io.containerd.ocicrypt.decoder.v1.tar.gzip",
+                  Any.newBuilder()
+                      .setTypeUrl("io.containerd.ocicrypt.v1.Payload")
+                      .setValue(ByteString.copyFrom(new byte[] {0, 1, 2, (byte) 0xff, 10}))
+                      .build())
+              .putPayloads(
+                  "io.layerd.test.processor",
+                  Any.newBuilder().setTypeUrl("example.com/Key").build())
+              .setSyncFs(true)
+              .setUnknownFields(
+                  UnknownFieldSet.newBuilder()
+                      .addField(
+                          99,
+                          UnknownFieldSet.Field.newBuilder()
+                              .addLengthDelimited(ByteString.copyFromUtf8("a newer containerd's"))
+                              .build())
+                      .build())
+              .build();
+      Descriptor applied =
+          Descriptor.newBuilder()
+              .setMediaType(DiffService.OCI_LAYER)
+              .setDigest(sha256("what the walking differ applied".getBytes(StandardCharsets.UTF_8)))
+              .setSize(2048)
+              .putAnnotations("from", "containerd")
+              .build();
+      containerd.answer = DiffProto.ApplyResponse.newBuilder().setApplied(applied).build();
+
+      DiffProto.ApplyResponse got = r.stub.withInterceptors(namespace("caller-ns")).apply(sent);
+
+      assertEquals(containerd.answer, got, "containerd's answer, unchanged");
+      assertEquals(1, containerd.received.size());
+      assertEquals(
+          ByteString.copyFrom(sent.toByteArray()),
+          ByteString.copyFrom(containerd.received.get(0).toByteArray()),
+          "the request, byte for byte");
+      assertEquals(List.of("caller-ns"), containerd.namespaces, "in the caller's namespace");
+      assertEquals(
+          List.of(Status.Code.UNIMPLEMENTED), containerd.reasked, "layerd declines its hand-over");
+      assertEquals(List.of(), listNames(r.layerDir("default/1/extract")), "layerd applied nothing");
+
+      // Payloads with a media type layerd decodes itself: handed over all the same (only the
+      // stream processors know what they are for); containerd's failure is the caller's.
+      DiffProto.ApplyRequest payloadsOnly =
+          plain.toBuilder().putAllPayloads(sent.getPayloadsMap()).build();
+      containerd.failure =
+          Status.FAILED_PRECONDITION.withDescription(
+              "failed to get stream processor for " + ENCRYPTED + ": no processor for media-type");
+      StatusRuntimeException e =
+          assertThrows(
+              StatusRuntimeException.class,
+              () -> r.stub.withInterceptors(namespace("caller-ns")).apply(payloadsOnly));
+      assertEquals(Status.Code.FAILED_PRECONDITION, e.getStatus().getCode());
+      assertEquals(containerd.failure.getDescription(), e.getStatus().getDescription());
+      assertEquals(payloadsOnly, containerd.received.get(1));
+      assertEquals(List.of(), listNames(r.layerDir("default/1/extract")), "layerd applied nothing");
+    } finally {
+      io.layerd.testkit.TestFiles.deleteTree(fakeDir);
+    }
+  }
+
   private static ClientInterceptor headers(String namespace, String lease) {
     Metadata m = new Metadata();
     if (namespace != null) {
@@ -310,6 +402,86 @@ class DiffServiceTest {
     try (java.io.InputStream in =
         new java.util.zip.GZIPInputStream(new java.io.ByteArrayInputStream(gz))) {
       return in.readAllBytes();
+    }
+  }
+
+  static final String ENCRYPTED = DiffService.OCI_LAYER_GZIP + "+encrypted";
+
+  private static final Metadata.Key<String> NAMESPACE_HEADER =
+      Metadata.Key.of("containerd-namespace", Metadata.ASCII_STRING_MARSHALLER);
+
+  static ClientInterceptor namespace(String ns) {
+    Metadata m = new Metadata();
+    m.put(NAMESPACE_HEADER, ns);
+    return MetadataUtils.newAttachHeadersInterceptor(m);
+  }
+
+  /**
+   * containerd's diff service as layerd meets it on containerd's socket: it records each Apply and
+   * its namespace, asks layerd (its first differ) the same request again as containerd's chain
+   * does, and then answers {@link #answer}, or fails with {@link #failure}.
+   */
+  static final class FakeContainerdDiff extends DiffGrpc.DiffImplBase implements AutoCloseable {
+    final List<DiffProto.ApplyRequest> received = new CopyOnWriteArrayList<>();
+    final List<String> namespaces = new CopyOnWriteArrayList<>();
+    final List<Status.Code> reasked = new CopyOnWriteArrayList<>();
+    volatile DiffProto.ApplyResponse answer;
+    volatile Status failure;
+    private final ManagedChannel layerd;
+    private final EventLoopGroup group = new EpollEventLoopGroup(1);
+    private final Server server;
+
+    FakeContainerdDiff(Path socket, ManagedChannel layerd) throws IOException {
+      this.layerd = layerd;
+      ServerInterceptor recordNamespace =
+          new ServerInterceptor() {
+            @Override
+            public <Q, R> ServerCall.Listener<Q> interceptCall(
+                ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
+              namespaces.add(String.valueOf(headers.get(NAMESPACE_HEADER)));
+              return next.startCall(call, headers);
+            }
+          };
+      server =
+          NettyServerBuilder.forAddress(new DomainSocketAddress(socket.toString()))
+              .channelType(EpollServerDomainSocketChannel.class)
+              .bossEventLoopGroup(group)
+              .workerEventLoopGroup(group)
+              .addService(ServerInterceptors.intercept(this, recordNamespace))
+              .build()
+              .start();
+    }
+
+    @Override
+    public void apply(DiffProto.ApplyRequest req, StreamObserver<DiffProto.ApplyResponse> out) {
+      received.add(req);
+      String ns = namespaces.get(namespaces.size() - 1);
+      try {
+        DiffGrpc.newBlockingStub(layerd)
+            .withInterceptors(namespace(ns))
+            .withDeadlineAfter(60, TimeUnit.SECONDS)
+            .apply(req);
+        reasked.add(Status.Code.OK);
+      } catch (StatusRuntimeException e) {
+        reasked.add(e.getStatus().getCode());
+      }
+      if (failure != null) {
+        out.onError(failure.asRuntimeException());
+      } else {
+        out.onNext(answer);
+        out.onCompleted();
+      }
+    }
+
+    @Override
+    public void close() {
+      server.shutdownNow();
+      try {
+        server.awaitTermination(5, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
     }
   }
 
@@ -339,7 +511,7 @@ class DiffServiceTest {
     final Path containerdRoot;
     final Engine engine;
     final SnapshotterServer server;
-    final EventLoopGroup group;
+    final UnixGrpcChannel connection;
     final ManagedChannel channel;
     final DiffGrpc.DiffBlockingStub stub;
     final SnapshotsGrpc.SnapshotsBlockingStub snapshots;
@@ -349,8 +521,8 @@ class DiffServiceTest {
       this(driver, owners, null);
     }
 
-    /** With {@code containerd} as containerd's socket (Diff writes there), or null. */
-    Rig(String driver, OwnerMapper owners, Path containerd) throws IOException {
+    /** With containerd's socket at {@code containerdAddress} (or none). */
+    Rig(String driver, OwnerMapper owners, Path containerdAddress) throws IOException {
       dir = Files.createTempDirectory(Path.of("/tmp"), "dst");
       containerdRoot = dir.resolve("containerd");
       Files.createDirectories(
@@ -364,14 +536,10 @@ class DiffServiceTest {
                   Host.current(),
                   DriverSelector.installed(),
                   owners));
-      server = SnapshotterServer.start(engine, dir.resolve("s.sock"), containerdRoot, containerd);
-      group = new EpollEventLoopGroup(1);
-      channel =
-          NettyChannelBuilder.forAddress(new DomainSocketAddress(server.socket().toString()))
-              .channelType(EpollDomainSocketChannel.class)
-              .eventLoopGroup(group)
-              .usePlaintext()
-              .build();
+      server =
+          SnapshotterServer.start(engine, dir.resolve("s.sock"), containerdRoot, containerdAddress);
+      connection = UnixGrpcChannel.open(server.socket());
+      channel = connection.channel();
       stub = DiffGrpc.newBlockingStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS);
       snapshots = SnapshotsGrpc.newBlockingStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS);
     }
@@ -458,8 +626,7 @@ class DiffServiceTest {
 
     @Override
     public void close() throws IOException {
-      channel.shutdownNow();
-      group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+      connection.close();
       server.close();
       engine.close();
       io.layerd.testkit.TestFiles.deleteTree(dir);

@@ -8,14 +8,8 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import com.google.protobuf.FieldMask;
 import com.google.protobuf.Timestamp;
-import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
-import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
-import io.grpc.netty.shaded.io.netty.channel.epoll.EpollDomainSocketChannel;
-import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
-import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
 import io.layerd.daemon.containerd.proto.MountProto;
 import io.layerd.daemon.containerd.proto.SnapshotsGrpc;
 import io.layerd.daemon.containerd.proto.SnapshotsProto;
@@ -774,8 +768,7 @@ abstract class SnapshotSuite {
     int seq;
     Engine engine;
     SnapshotterServer server;
-    EventLoopGroup group;
-    ManagedChannel channel;
+    UnixGrpcChannel connection;
     SnapshotsGrpc.SnapshotsBlockingStub stub;
 
     Rig(String driver, Path dataRoot) throws IOException {
@@ -794,24 +787,16 @@ abstract class SnapshotSuite {
     private void open() throws IOException {
       engine = Engine.open(EngineConfig.of(dataRoot, driver));
       server = SnapshotterServer.start(engine, socket);
-      group = new EpollEventLoopGroup(1);
-      channel =
-          NettyChannelBuilder.forAddress(new DomainSocketAddress(socket.toString()))
-              .channelType(EpollDomainSocketChannel.class)
-              .eventLoopGroup(group)
-              .usePlaintext()
-              .build();
-      stub = SnapshotsGrpc.newBlockingStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS);
+      connection = UnixGrpcChannel.open(socket);
+      stub =
+          SnapshotsGrpc.newBlockingStub(connection.channel())
+              .withDeadlineAfter(60, TimeUnit.SECONDS);
     }
 
     private void shut() throws IOException {
-      if (channel != null) {
-        await(channel.shutdownNow()::awaitTermination);
-        channel = null;
-      }
-      if (group != null) {
-        await(group.shutdownGracefully(0, 1, TimeUnit.SECONDS)::await);
-        group = null;
+      if (connection != null) {
+        connection.close();
+        connection = null;
       }
       if (server != null) {
         server.close();
@@ -1011,19 +996,6 @@ abstract class SnapshotSuite {
         shut();
       } finally {
         run(List.of("rm", "-rf", "--one-file-system", dir.toString()));
-      }
-    }
-
-    interface Await {
-      boolean await(long timeout, TimeUnit unit) throws InterruptedException;
-    }
-
-    private static void await(Await a) throws IOException {
-      try {
-        a.await(5, TimeUnit.SECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new IOException("interrupted", e);
       }
     }
 
