@@ -70,6 +70,16 @@ class BadInputTest {
     return e;
   }
 
+  /** Applies through Staging.into {@code dest}, which must not exist. */
+  static ApplyResult appliesStaged(byte[] blob, Path dest) throws IOException {
+    return Staging.into(
+        dest,
+        fd ->
+            LayerApplier.builder()
+                .build()
+                .apply(NAME, new ByteArrayInputStream(blob), fd, LayerApplier.Expect.NOTHING));
+  }
+
   LayerApplyException failsStaged(byte[] blob) throws IOException {
     return failsStaged(blob, LayerApplier.Expect.NOTHING);
   }
@@ -105,9 +115,7 @@ class BadInputTest {
     byte[] junk = "this is not compressed data at all".getBytes(StandardCharsets.US_ASCII);
     for (String format : List.of("gzip", "zstd")) {
       byte[] compressed = format.equals("gzip") ? big.gzip() : big.zstd();
-      byte[] blob = Arrays.copyOf(compressed, compressed.length + junk.length);
-      System.arraycopy(junk, 0, blob, compressed.length, junk.length);
-      LayerApplyException e = failsStaged(blob);
+      LayerApplyException e = failsStaged(concat(compressed, junk));
       assertEquals(null, e.entry(), format + ": " + e.getMessage());
       assertTrue(
           e.getMessage()
@@ -120,12 +128,7 @@ class BadInputTest {
     // Bytes after the tar's end-of-archive inside the compressed data are the tar's: accepted.
     byte[] tail = big.trailingData(junk).gzip();
     Path dest = tmp.resolve("tail");
-    Staging.into(
-        dest,
-        fd ->
-            LayerApplier.builder()
-                .build()
-                .apply(NAME, new ByteArrayInputStream(tail), fd, LayerApplier.Expect.NOTHING));
+    appliesStaged(tail, dest);
     assertTrue(Files.exists(dest.resolve("etc/f0399")));
   }
 
@@ -139,9 +142,7 @@ class BadInputTest {
     byte[] junk = "this is not compressed data at all".getBytes(StandardCharsets.US_ASCII);
     for (String format : List.of("xz", "bzip2")) {
       byte[] compressed = format.equals("xz") ? layer().xz() : layer().bzip2();
-      byte[] blob = Arrays.copyOf(compressed, compressed.length + junk.length);
-      System.arraycopy(junk, 0, blob, compressed.length, junk.length);
-      LayerApplyException e = failsStaged(blob);
+      LayerApplyException e = failsStaged(concat(compressed, junk));
       assertEquals(null, e.entry(), format + ": " + e.getMessage());
       assertTrue(
           e.getMessage()
@@ -202,22 +203,19 @@ class BadInputTest {
       byte[] a = compress(format, part1);
       byte[] b = compress(format, part2);
       byte[] padding = format.equals("xz") ? new byte[8] : new byte[0];
-      byte[] blob = new byte[a.length + padding.length + b.length + padding.length];
-      System.arraycopy(a, 0, blob, 0, a.length);
-      System.arraycopy(b, 0, blob, a.length + padding.length, b.length);
+      byte[] blob = concat(concat(concat(a, padding), b), padding);
       Path dest = tmp.resolve("cat-" + format);
-      ApplyResult r =
-          Staging.into(
-              dest,
-              fd ->
-                  LayerApplier.builder()
-                      .build()
-                      .apply(
-                          NAME, new ByteArrayInputStream(blob), fd, LayerApplier.Expect.NOTHING));
+      ApplyResult r = appliesStaged(blob, dest);
       assertEquals(30_000, Files.size(dest.resolve("b/two")), format);
       assertEquals(blob.length, r.digests().compressedSize(), format);
       assertEquals(tar.length, r.digests().uncompressedSize(), format);
     }
+  }
+
+  static byte[] concat(byte[] a, byte[] b) {
+    byte[] out = Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, out, a.length, b.length);
+    return out;
   }
 
   static byte[] compress(String format, byte[] data) throws IOException {
@@ -386,17 +384,7 @@ class BadInputTest {
   @Test
   void aGoodLayerThroughStagingAppears() throws IOException {
     Path dest = tmp.resolve("good");
-    ApplyResult r =
-        Staging.into(
-            dest,
-            fd ->
-                LayerApplier.builder()
-                    .build()
-                    .apply(
-                        NAME,
-                        new ByteArrayInputStream(layer().gzip()),
-                        fd,
-                        LayerApplier.Expect.NOTHING));
+    ApplyResult r = appliesStaged(layer().gzip(), dest);
     assertEquals(6, r.counts().entries());
     assertEquals("box\n", Files.readString(dest.resolve("etc/hostname")));
     try (Stream<Path> left = Files.list(tmp)) {

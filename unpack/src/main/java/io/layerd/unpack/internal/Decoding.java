@@ -69,27 +69,26 @@ public final class Decoding {
    * download or copy that stopped early.
    */
   public static Failure cutShort(Compression c, long length, Exception e) {
-    return new Failure(
-        "the "
-            + c.label()
-            + " stream is cut short: the layer ends after "
+    return said(
+        c,
+        "is cut short: the layer ends after "
             + length
             + " bytes, inside its compressed data (an incomplete download or copy: fetch the"
-            + " layer again): "
-            + detail(e),
+            + " layer again)",
         e);
   }
 
   /** The compressed data of format {@code c} is damaged, at or before byte {@code offset}. */
   public static Failure corrupt(Compression c, long offset, Exception e) {
-    return new Failure(
-        "the "
-            + c.label()
-            + " stream is corrupt at or before byte "
-            + offset
-            + " of the layer (the layer was damaged: fetch it again): "
-            + detail(e),
+    return said(
+        c,
+        "is corrupt at or before byte " + offset + " of the layer (it was damaged: fetch it again)",
         e);
+  }
+
+  /** "the FORMAT stream WHAT: the decoder's word". */
+  private static Failure said(Compression c, String what, Exception e) {
+    return new Failure("the " + c.label() + " stream " + what + ": " + detail(e), e);
   }
 
   /**
