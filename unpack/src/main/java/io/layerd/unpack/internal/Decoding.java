@@ -1,6 +1,7 @@
 package io.layerd.unpack.internal;
 
 import io.layerd.unpack.Compression;
+import io.layerd.unpack.InvalidArchiveException;
 import java.io.IOException;
 import org.tukaani.xz.MemoryLimitException;
 
@@ -10,13 +11,17 @@ public final class Decoding {
 
   /**
    * A decompression failure already said plainly (what went wrong, where, and what to do), passed
-   * on as it is.
+   * on as it is. The layer's bytes are not valid: an {@link InvalidArchiveException} (layerctl's
+   * bad-input exit status).
    */
-  public static class Failure extends IOException {
+  public static class Failure extends InvalidArchiveException {
     private static final long serialVersionUID = 1L;
 
     Failure(String message, Throwable cause) {
-      super(message, cause);
+      super(message, -1);
+      if (cause != null) {
+        initCause(cause);
+      }
     }
   }
 
@@ -102,7 +107,7 @@ public final class Decoding {
     }
     MemoryLimitException m = memoryLimit(e);
     if (m != null) {
-      return new IOException(
+      return new Failure(
           "the xz stream needs "
               + (m.getMemoryNeeded() >> 10)
               + " MiB of memory to be decompressed (its dictionary size), over the "
@@ -111,7 +116,7 @@ public final class Decoding {
               + " 65 MiB)",
           e);
     }
-    return new IOException(
+    return new Failure(
         "the "
             + c.label()
             + " stream is corrupt or cut short (after "
