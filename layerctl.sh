@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# layerctl: builds itself on first use (and after the sources change), then runs.
+# layerctl: builds itself on first use (and after the sources change: dev/build-if-stale.sh),
+# then runs.
 # (Named layerctl.sh because the layerctl/ module directory holds the plain name.)
 #
 # Start-up is part of every command's time, so the first run after a build also prepares, under
@@ -13,19 +14,9 @@ set -euo pipefail
 here=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
 target="$here/layerctl/target"
 jar="$target/layerctl.jar"
-stamp="$target/.built"
-if [ ! -f "$jar" ] || [ ! -f "$stamp" ] || \
-   [ -n "$(find "$here" -path '*/target' -prune -o \( -name '*.java' -o -name 'pom.xml' \) -newer "$stamp" -print -quit 2>/dev/null)" ]; then
-  echo "layerctl: building (first use or changed sources)..." >&2
-  log=$(mktemp)
-  if ! (cd "$here" && mvn -B -q -pl layerctl -am package -DskipTests -Dspotless.check.skip=true) >"$log" 2>&1; then
-    tail -n 40 "$log" >&2; rm -f "$log"
-    echo "layerctl: the build failed; run 'mvn -B -pl layerctl -am package' in $here to see why" >&2
-    exit 1
-  fi
-  rm -f "$log"
-  touch "$stamp"
-fi
+# shellcheck source=dev/build-if-stale.sh
+. "$here/dev/build-if-stale.sh"
+layerd_build_if_stale "$here" layerctl layerctl "$jar" || exit 1
 # Names are bytes: run the JVM with a UTF-8 locale so that none is mangled.
 case "${LC_ALL:-${LC_CTYPE:-${LANG:-}}}" in *UTF-8*|*utf8*) ;; *) export LC_ALL=C.UTF-8 ;; esac
 

@@ -50,8 +50,8 @@ done
 install -m 755 "$repo/daemon/scripts/layerd-rootless-docker.sh" "$stage/libexec/"
 
 for m in "$target"/docs/man1/*.1; do gzip -9n -c "$m" >"$stage/share/man/man1/$(basename "$m").gz"; done
-mkdir -p "$stage/share/bash-completion/completions"
-cp "$target"/docs/completions/* "$stage/share/bash-completion/completions/"
+# bash and zsh completions (GenerateDocs lays them out as installed)
+cp -r "$target/docs/share/." "$stage/share/"
 cp -r "$dist/src/main/dist/systemd" "$stage/lib/"
 cp -r "$dist/src/main/dist/examples" "$stage/share/doc/layerd/"
 # containerd's and Docker 28+'s configs as `layerd config` writes them, for root's default places.

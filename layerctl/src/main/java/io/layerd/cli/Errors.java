@@ -65,6 +65,17 @@ final class Errors
     return r.exitCode();
   }
 
+  /**
+   * Shows a failure found outside a command's own code (the rootless hook's, before the command
+   * runs) as every command's failures are shown, JSON included when the command was given {@code
+   * --json}; returns its exit status.
+   */
+  static int show(CommandLine cl, CommandLine.ParseResult parseResult, Throwable ex) {
+    Report r = report(ex);
+    print(cl, r, json(parseResult), about(ex));
+    return r.exitCode();
+  }
+
   private static void print(CommandLine cl, Report r, boolean json, Map<String, Object> extra) {
     PrintWriter err = cl.getErr();
     err.println(cl.getCommandSpec().qualifiedName() + ": " + r.message());
@@ -132,7 +143,10 @@ final class Errors
         return unmapped((UnmappedIdException) t);
       }
       if (t instanceof RootlessException) {
-        return new Report(ExitCode.ENVIRONMENT, "environment", message(t), List.of());
+        // Its first line says what failed; each missing prerequisite and its remedy follow.
+        List<String> lines = message(t).lines().map(String::strip).toList();
+        return new Report(
+            ExitCode.ENVIRONMENT, "environment", lines.get(0), lines.subList(1, lines.size()));
       }
       if (t instanceof InvalidArchiveException
           || t instanceof ImageException

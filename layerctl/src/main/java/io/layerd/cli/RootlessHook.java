@@ -12,7 +12,9 @@ import picocli.CommandLine;
  * The execution strategy behind {@code --rootless=auto|true|false}: when the command to run is a
  * {@link UsesUserNamespace}, re-runs layerctl inside a rootless user namespace first ({@link
  * RootlessNamespace#reexec}) and returns the child's exit status; otherwise, or when no namespace
- * is needed, runs the command here.
+ * is needed, runs the command here. A namespace that {@code --rootless=true} requires and that
+ * cannot be entered is reported as every command's failures are ({@link Errors}: exit status 5, and
+ * a JSON document on standard output with {@code --json}).
  */
 final class RootlessHook implements CommandLine.IExecutionStrategy {
   private final String mainClass;
@@ -62,13 +64,12 @@ final class RootlessHook implements CommandLine.IExecutionStrategy {
           return status.getAsInt();
         }
       } catch (RootlessException e) {
-        last.getErr().println("layerctl: " + e.getMessage());
-        last.getErr().flush();
-        return ExitCode.ENVIRONMENT;
+        return Errors.show(last, parseResult, e);
       } catch (IOException e) {
-        last.getErr().println("layerctl: cannot enter a user namespace: " + e.getMessage());
-        last.getErr().flush();
-        return ExitCode.ENVIRONMENT;
+        return Errors.show(
+            last,
+            parseResult,
+            new RootlessException("cannot enter a rootless user namespace: " + e.getMessage(), e));
       }
     }
     return new CommandLine.RunLast().execute(parseResult);

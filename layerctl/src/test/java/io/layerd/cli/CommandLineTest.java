@@ -13,6 +13,7 @@ import io.layerd.idmap.UserAccount;
 import io.layerd.testkit.RootTest;
 import io.layerd.testkit.TarBuilder;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -129,6 +130,36 @@ class CommandLineTest {
     assertEquals(ExitCode.BAD_INPUT, Cli.run("check-ids", junk.toString()).code());
     assertEquals(
         ExitCode.BAD_INPUT, Cli.run("unpack", junk.toString(), tmp.resolve("d").toString()).code());
+  }
+
+  /**
+   * A compressed layer that does not decompress (damaged, cut short, or followed by garbage) is bad
+   * input too (exit 4), not a failure of the work (exit 1), whatever its compression.
+   */
+  @Test
+  void aDamagedCompressedLayerIsBadInput() throws IOException {
+    TarBuilder t = TarBuilder.create().file("etc/hostname", "box\n").file("bin/tool", 40_000);
+    byte[] junk = "garbage after the data".getBytes(StandardCharsets.US_ASCII);
+    Map<String, byte[]> layers = new java.util.LinkedHashMap<>();
+    for (Map.Entry<String, byte[]> c :
+        Map.of("gzip", t.gzip(), "zstd", t.zstd(), "xz", t.xz(), "bzip2", t.bzip2()).entrySet()) {
+      byte[] b = c.getValue();
+      byte[] trailing = java.util.Arrays.copyOf(b, b.length + junk.length);
+      System.arraycopy(junk, 0, trailing, b.length, junk.length);
+      layers.put(c.getKey() + " with trailing garbage", trailing);
+      layers.put(c.getKey() + " cut short", java.util.Arrays.copyOf(b, b.length / 2));
+      if (!c.getKey().equals("zstd")) { // a frame without a checksum may decode a flipped byte
+        byte[] damaged = b.clone();
+        damaged[b.length / 2] ^= 0x5a;
+        layers.put(c.getKey() + " damaged", damaged);
+      }
+    }
+    for (Map.Entry<String, byte[]> l : layers.entrySet()) {
+      Path layer = Files.write(tmp.resolve("layer"), l.getValue());
+      Cli.Run r = Cli.run("unpack", layer.toString(), tmp.resolve("d").toString());
+      assertEquals(ExitCode.BAD_INPUT, r.code(), l.getKey() + ": " + r.err());
+      assertFalse(Files.exists(tmp.resolve("d")), l.getKey());
+    }
   }
 
   @Test

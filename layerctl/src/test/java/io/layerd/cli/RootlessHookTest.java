@@ -3,9 +3,13 @@ package io.layerd.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.layerd.idmap.IdMapping;
+import io.layerd.idmap.internal.RootlessNamespace;
 import io.layerd.testkit.ChildJvm;
 import io.layerd.testkit.ChildJvm.Mode;
+import io.layerd.testkit.RootTest;
 import io.layerd.testkit.TestUser;
 import io.layerd.testkit.UserNsTest;
 import java.io.IOException;
@@ -91,5 +95,37 @@ class RootlessHookTest {
                 "print-map")
             .assertSuccess();
     assertTrue(mapIn(r.stdout()).isIdentity(), r.stdout());
+  }
+
+  /**
+   * A namespace {@code --rootless=true} requires and cannot enter is reported as every command's
+   * failures: exit status 5, one line naming the command on standard error, and with {@code --json}
+   * the error document on standard output (it was plain text on standard error only). The child is
+   * marked as re-executed already, so that no namespace can be entered whatever the machine has.
+   */
+  @RootTest
+  void noNamespaceIsTheCommandsErrorInJson() throws IOException {
+    TestUser u = TestUser.standard();
+    ChildJvm.Result r =
+        ChildJvm.launcher(u, Mode.USER)
+            .env(RootlessNamespace.CHILD_ENV, "1")
+            .call(
+                IdCommandsUserTest::expect,
+                Integer.toString(ExitCode.ENVIRONMENT),
+                "--rootless=true",
+                "unpack",
+                "--json",
+                "/nonexistent/layer.tar",
+                "/nonexistent/dest")
+            .assertSuccess();
+    JsonNode error = new ObjectMapper().readTree(r.stdout()).path("error");
+    assertEquals(ExitCode.ENVIRONMENT, error.path("exitCode").asInt(), r.stdout());
+    assertEquals("environment", error.path("kind").asText(), r.stdout());
+    assertTrue(
+        error.path("message").asText().startsWith("cannot enter a rootless user namespace: "),
+        r.stdout());
+    assertTrue(
+        r.stderr().startsWith("layerctl unpack: cannot enter a rootless user namespace: "),
+        r.stderr());
   }
 }

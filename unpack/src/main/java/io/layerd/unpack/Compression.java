@@ -1,12 +1,11 @@
 package io.layerd.unpack;
 
 import com.github.luben.zstd.ZstdInputStreamNoFinalizer;
+import io.layerd.unpack.internal.StreamSequence;
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.zip.GZIPInputStream;
-import org.apache.commons.compress.compressors.bzip2.BZip2CompressorInputStream;
-import org.tukaani.xz.XZInputStream;
 
 /** Layer compression, recognised by magic bytes and never by a file name. */
 public enum Compression {
@@ -80,7 +79,10 @@ public enum Compression {
     return NONE;
   }
 
-  /** A stream of the decompressed bytes (every member or frame, to the end of the input). */
+  /**
+   * A stream of the decompressed bytes (every member, frame or stream, to the end of the input; xz
+   * and bzip2 refuse trailing garbage, see {@link StreamSequence}).
+   */
   public InputStream decompress(InputStream in) throws IOException {
     switch (this) {
       case GZIP:
@@ -90,9 +92,8 @@ public enum Compression {
         z.setContinuous(false);
         return new BufferedInputStream(z, 131072);
       case XZ:
-        return new BufferedInputStream(xz(in), 65536);
       case BZIP2:
-        return new BufferedInputStream(new BZip2CompressorInputStream(in, true), 65536);
+        return new BufferedInputStream(StreamSequence.open(this, in, XZ_MEMORY_LIMIT_KIB), 65536);
       case NONE:
       default:
         return in;
@@ -105,9 +106,4 @@ public enum Compression {
    * few bytes, which would be allocated before anything is read.
    */
   static final int XZ_MEMORY_LIMIT_KIB = 256 << 10;
-
-  /** An xz decompressor held to {@link #XZ_MEMORY_LIMIT_KIB}. */
-  static InputStream xz(InputStream in) throws IOException {
-    return new XZInputStream(in, XZ_MEMORY_LIMIT_KIB);
-  }
 }

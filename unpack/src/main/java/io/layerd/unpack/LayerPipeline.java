@@ -6,6 +6,7 @@ import io.layerd.sys.IsalInflater;
 import io.layerd.unpack.Chunks.Chunk;
 import io.layerd.unpack.Chunks.Slice;
 import io.layerd.unpack.internal.Decoding;
+import io.layerd.unpack.internal.StreamSequence;
 import io.layerd.unpack.internal.TarReader;
 import java.io.EOFException;
 import java.io.IOException;
@@ -18,7 +19,6 @@ import java.util.zip.CRC32;
 import java.util.zip.DataFormatException;
 import java.util.zip.Inflater;
 import java.util.zip.ZipException;
-import org.apache.commons.compress.compressors.bzip2.BZip2CompressorInputStream;
 
 /**
  * A layer's bytes on their way to the tar reader, in three stages that run at once: a decoder
@@ -32,9 +32,10 @@ import org.apache.commons.compress.compressors.bzip2.BZip2CompressorInputStream;
  * single-threaded form): compression by magic bytes; gzip with every member read and each trailer
  * verified; zstd frames (skippable ones too) to the end of the input; the layer read to its end so
  * that its digest covers every byte. One rule more, the applier's (see ARCHITECTURE.md): bytes
- * after the last gzip member or zstd frame that do not start another are refused ({@link
- * TrailingData}, containerd's rule), where LayerStream's GZIPInputStream ignores them. gzip is
- * inflated by Intel ISA-L when {@link IsalInflater#available()}, else by java.util.zip.
+ * after the last gzip member, zstd frame or xz or bzip2 stream that do not start another are
+ * refused ({@link Decoding.TrailingData}, containerd's rule), where LayerStream's GZIPInputStream
+ * ignores them. gzip is inflated by Intel ISA-L when {@link IsalInflater#available()}, else by
+ * java.util.zip.
  */
 final class LayerPipeline implements AutoCloseable {
   /** Chunks per apply: 32 x 256 KiB. */
@@ -295,9 +296,9 @@ final class LayerPipeline implements AutoCloseable {
         return;
       }
       IOException failure =
-          compression == Compression.NONE || e instanceof TrailingData
+          compression == Compression.NONE
               ? (e instanceof IOException ? (IOException) e : new IOException(e.toString(), e))
-              : corrupt(e);
+              : corrupt(e); // passes on a failure said already (trailing data, xz and bzip2's)
       toReader.add(failure);
     } catch (Error e) {
       toDigest.add(END);
@@ -310,34 +311,9 @@ final class LayerPipeline implements AutoCloseable {
     return compression == Compression.GZIP && isal;
   }
 
-  /** A decompressor's failure, said plainly (see {@link Compression#failure}). */
+  /** A decompressor's failure, said plainly (see {@link Decoding#failure}). */
   private IOException corrupt(Exception e) {
     return Decoding.failure(compression, raw.count, e);
-  }
-
-  /**
-   * Bytes after the last compressed member (gzip) or frame (zstd) that do not start another: the
-   * compressed layer must be valid to its last byte, as containerd requires (its applier reads the
-   * decompressed stream to its end after the tar and fails on the decompressor's error; moby
-   * ignores that error). Bytes after the tar's end-of-archive inside the decompressed stream are
-   * read, digested into the diffID and ignored, as both do.
-   */
-  static final class TrailingData extends IOException {
-    private static final long serialVersionUID = 1L;
-
-    TrailingData(Compression c, long offset, String detail) {
-      super(
-          "the "
-              + c.label()
-              + " data ends at byte "
-              + offset
-              + " of the layer, and what follows is not another "
-              + (c == Compression.GZIP ? "gzip member" : c.label() + " frame")
-              + " ("
-              + detail
-              + "): the compressed layer has trailing garbage, which layerd refuses as containerd"
-              + " does; recompress the layer or remove the bytes after its end");
-    }
   }
 
   /** The decoder's next chunk to fill. */
@@ -373,12 +349,7 @@ final class LayerPipeline implements AutoCloseable {
   }
 
   private void fromStream() throws IOException {
-    // Buffered: these decompressors read their input a byte at a time in places.
-    InputStream buffered = new java.io.BufferedInputStream(raw, 65536);
-    InputStream in =
-        compression == Compression.XZ
-            ? Compression.xz(buffered)
-            : new BZip2CompressorInputStream(buffered, true);
+    InputStream in = StreamSequence.open(compression, raw, Compression.XZ_MEMORY_LIMIT_KIB);
     byte[] heap = new byte[64 * 1024];
     Chunk c = fill();
     while (true) {
@@ -424,7 +395,7 @@ final class LayerPipeline implements AutoCloseable {
         } catch (ZstdException e) {
           if (frameDone && op == c.buffer.position()) {
             // A frame ended, and what follows is not the start of another.
-            throw new TrailingData(compression, raw.count - (in.limit() - ip), e.getMessage());
+            throw Decoding.trailing(compression, raw.count - (in.limit() - ip), -1, e.getMessage());
           }
           throw new IOException(e.getMessage(), e);
         }
@@ -462,9 +433,10 @@ final class LayerPipeline implements AutoCloseable {
           try {
             header();
           } catch (IOException notAMember) {
-            throw new TrailingData(
+            throw Decoding.trailing(
                 compression,
                 at,
+                -1,
                 notAMember.getMessage() == null ? "a header cut short" : notAMember.getMessage());
           }
         } else {

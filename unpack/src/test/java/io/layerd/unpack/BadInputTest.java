@@ -70,6 +70,16 @@ class BadInputTest {
     return e;
   }
 
+  /** Applies through Staging.into {@code dest}, which must not exist. */
+  static ApplyResult appliesStaged(byte[] blob, Path dest) throws IOException {
+    return Staging.into(
+        dest,
+        fd ->
+            LayerApplier.builder()
+                .build()
+                .apply(NAME, new ByteArrayInputStream(blob), fd, LayerApplier.Expect.NOTHING));
+  }
+
   LayerApplyException failsStaged(byte[] blob) throws IOException {
     return failsStaged(blob, LayerApplier.Expect.NOTHING);
   }
@@ -105,9 +115,7 @@ class BadInputTest {
     byte[] junk = "this is not compressed data at all".getBytes(StandardCharsets.US_ASCII);
     for (String format : List.of("gzip", "zstd")) {
       byte[] compressed = format.equals("gzip") ? big.gzip() : big.zstd();
-      byte[] blob = Arrays.copyOf(compressed, compressed.length + junk.length);
-      System.arraycopy(junk, 0, blob, compressed.length, junk.length);
-      LayerApplyException e = failsStaged(blob);
+      LayerApplyException e = failsStaged(concat(compressed, junk));
       assertEquals(null, e.entry(), format + ": " + e.getMessage());
       assertTrue(
           e.getMessage()
@@ -120,13 +128,106 @@ class BadInputTest {
     // Bytes after the tar's end-of-archive inside the compressed data are the tar's: accepted.
     byte[] tail = big.trailingData(junk).gzip();
     Path dest = tmp.resolve("tail");
-    Staging.into(
-        dest,
-        fd ->
-            LayerApplier.builder()
-                .build()
-                .apply(NAME, new ByteArrayInputStream(tail), fd, LayerApplier.Expect.NOTHING));
+    appliesStaged(tail, dest);
     assertTrue(Files.exists(dest.resolve("etc/f0399")));
+  }
+
+  /**
+   * xz and bzip2 as precise as gzip and zstd: bytes after the last stream are trailing garbage (the
+   * byte where the data ends, how many follow), a layer that ends inside a stream is cut short, and
+   * damaged data is corrupt; each one message naming the layer, the codec's word after it.
+   */
+  @Test
+  void xzAndBzip2SayTrailingGarbageCutShortOrCorrupt() throws IOException {
+    byte[] junk = "this is not compressed data at all".getBytes(StandardCharsets.US_ASCII);
+    for (String format : List.of("xz", "bzip2")) {
+      byte[] compressed = format.equals("xz") ? layer().xz() : layer().bzip2();
+      LayerApplyException e = failsStaged(concat(compressed, junk));
+      assertEquals(null, e.entry(), format + ": " + e.getMessage());
+      assertTrue(
+          e.getMessage()
+              .contains(
+                  "the "
+                      + format
+                      + " data ends at byte "
+                      + compressed.length
+                      + " of the layer, and what follows ("
+                      + junk.length
+                      + " bytes) is not another "
+                      + format
+                      + " stream"),
+          e.getMessage());
+      assertTrue(e.getMessage().contains("trailing garbage"), e.getMessage());
+      assertTrue(e.getMessage().contains("head -c " + compressed.length), e.getMessage());
+
+      for (int cut : new int[] {10, compressed.length / 2, compressed.length - 1}) {
+        e = failsStaged(Arrays.copyOf(compressed, cut));
+        assertTrue(
+            e.getMessage()
+                .contains(
+                    "the "
+                        + format
+                        + " stream is cut short: the layer ends after "
+                        + cut
+                        + " bytes"),
+            format + " cut at " + cut + ": " + e.getMessage());
+      }
+
+      byte[] bad = compressed.clone();
+      bad[compressed.length / 2] ^= 0x5a;
+      e = failsStaged(bad);
+      assertTrue(
+          e.getMessage()
+              .matches(
+                  "(?s).*the "
+                      + format
+                      + " stream is corrupt at or before byte \\d+ of the layer.*"),
+          format + ": " + e.getMessage());
+    }
+  }
+
+  /**
+   * Streams one after another are one layer, as xz -d and bzip2 -d read them (and GNU tar through
+   * them): the second stream's entries are applied; xz's stream padding is skipped.
+   */
+  @Test
+  void concatenatedXzAndBzip2StreamsAreOneLayer() throws IOException {
+    TarBuilder first = TarBuilder.create().file("a/one", "1");
+    TarBuilder whole = TarBuilder.create().file("a/one", "1").file("b/two", 30_000);
+    byte[] tar = whole.build();
+    byte[] head = first.build();
+    int cut = head.length - 1024; // the first entry's blocks, without the end-of-archive
+    byte[] part1 = Arrays.copyOf(tar, cut);
+    byte[] part2 = Arrays.copyOfRange(tar, cut, tar.length);
+    for (String format : List.of("xz", "bzip2")) {
+      byte[] a = compress(format, part1);
+      byte[] b = compress(format, part2);
+      byte[] padding = format.equals("xz") ? new byte[8] : new byte[0];
+      byte[] blob = concat(concat(concat(a, padding), b), padding);
+      Path dest = tmp.resolve("cat-" + format);
+      ApplyResult r = appliesStaged(blob, dest);
+      assertEquals(30_000, Files.size(dest.resolve("b/two")), format);
+      assertEquals(blob.length, r.digests().compressedSize(), format);
+      assertEquals(tar.length, r.digests().uncompressedSize(), format);
+    }
+  }
+
+  static byte[] concat(byte[] a, byte[] b) {
+    byte[] out = Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, out, a.length, b.length);
+    return out;
+  }
+
+  static byte[] compress(String format, byte[] data) throws IOException {
+    java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+    try (java.io.OutputStream out =
+        format.equals("xz")
+            ? new org.tukaani.xz.XZOutputStream(bytes, new org.tukaani.xz.LZMA2Options())
+            : new org.apache.commons.compress.compressors.bzip2.BZip2CompressorOutputStream(
+                bytes)) {
+      out.write(data);
+    }
+    return bytes.toByteArray();
   }
 
   @Test
@@ -283,17 +384,7 @@ class BadInputTest {
   @Test
   void aGoodLayerThroughStagingAppears() throws IOException {
     Path dest = tmp.resolve("good");
-    ApplyResult r =
-        Staging.into(
-            dest,
-            fd ->
-                LayerApplier.builder()
-                    .build()
-                    .apply(
-                        NAME,
-                        new ByteArrayInputStream(layer().gzip()),
-                        fd,
-                        LayerApplier.Expect.NOTHING));
+    ApplyResult r = appliesStaged(layer().gzip(), dest);
     assertEquals(6, r.counts().entries());
     assertEquals("box\n", Files.readString(dest.resolve("etc/hostname")));
     try (Stream<Path> left = Files.list(tmp)) {
