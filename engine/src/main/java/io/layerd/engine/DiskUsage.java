@@ -1,6 +1,7 @@
 package io.layerd.engine;
 
 import io.layerd.sys.DirEntry;
+import io.layerd.sys.DirStack;
 import io.layerd.sys.Fd;
 import io.layerd.sys.Stat;
 import io.layerd.sys.Sys;
@@ -9,6 +10,7 @@ import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.HashSet;
+import java.util.Iterator;
 import java.util.Set;
 
 /**
@@ -25,39 +27,41 @@ public record DiskUsage(long bytes, long inodes) {
   /** st_blocks counts 512-byte units whatever the filesystem's block size (stat(2)). */
   static final long BLOCK_UNIT = 512;
 
-  /** Walks the tree at {@code dir} without following symlinks. */
+  /**
+   * Walks the tree at {@code dir} without following symlinks, holding at most {@link
+   * DirStack#MAX_HELD} descriptors whatever its depth or width.
+   */
   public static DiskUsage of(Path dir) throws IOException {
     Set<Long> seen = new HashSet<>();
     long bytes = 0;
-    Deque<Fd> pending = new ArrayDeque<>();
-    Fd root = Sys.openDirectory(dir.toString());
-    Stat rs = Sys.fstat(root.get());
-    seen.add(rs.ino());
-    bytes += rs.blocks() * BLOCK_UNIT;
-    pending.push(root);
-    try {
+    try (Fd root = Sys.openDirectory(dir.toString());
+        DirStack dirs = new DirStack(root.get())) {
+      Stat rs = Sys.fstat(root.get());
+      seen.add(rs.ino());
+      bytes += rs.blocks() * BLOCK_UNIT;
+      Deque<Iterator<DirEntry>> pending = new ArrayDeque<>();
+      pending.push(Sys.readDirectory(root.get()).iterator());
       while (!pending.isEmpty()) {
-        try (Fd d = pending.pop()) {
-          for (DirEntry e : Sys.readDirectory(d.get())) {
-            Stat st = Sys.fstatat(d.get(), e.name(), Sys.AT_SYMLINK_NOFOLLOW);
-            if (st.dev() == rs.dev() && seen.add(st.ino())) {
-              bytes += st.blocks() * BLOCK_UNIT;
-            }
-            if (st.isDirectory()) {
-              int fd =
-                  Sys.openat(
-                      d.get(),
-                      e.name(),
-                      Sys.O_RDONLY | Sys.O_DIRECTORY | Sys.O_NOFOLLOW | Sys.O_CLOEXEC,
-                      0);
-              pending.push(new Fd(fd));
-            }
+        Iterator<DirEntry> entries = pending.peek();
+        if (!entries.hasNext()) {
+          pending.pop();
+          if (!pending.isEmpty()) {
+            dirs.pop();
           }
+          continue;
         }
-      }
-    } finally {
-      for (Fd d : pending) {
-        d.close();
+        DirEntry e = entries.next();
+        int d = dirs.fd(0);
+        Stat st = Sys.fstatat(d, e.name(), Sys.AT_SYMLINK_NOFOLLOW);
+        if (st.dev() == rs.dev() && seen.add(st.ino())) {
+          bytes += st.blocks() * BLOCK_UNIT;
+        }
+        if (st.isDirectory()) {
+          dirs.push(
+              e.name(),
+              Sys.openat(d, e.name(), Sys.O_RDONLY | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0));
+          pending.push(Sys.readDirectory(dirs.fd(0)).iterator());
+        }
       }
     }
     return new DiskUsage(bytes, seen.size());

@@ -1,6 +1,7 @@
 package io.layerd.unpack;
 
 import io.layerd.sys.DirEntry;
+import io.layerd.sys.DirStack;
 import io.layerd.sys.Fd;
 import io.layerd.sys.Names;
 import io.layerd.sys.Stat;
@@ -163,54 +164,34 @@ final class Whiteouts {
    * or symlink.
    */
   private boolean hideLower(int top, String topKey) throws IOException {
-    final class Level {
-      final int fd;
-      final String key;
-      final Iterator<DirEntry> children;
-
-      Level(int fd, String key) throws IOException {
-        this.fd = fd;
-        this.key = key;
-        this.children = Sys.readDirectory(fd).iterator();
-      }
-    }
+    record Level(String key, Iterator<DirEntry> children) {}
     Deque<Level> stack = new ArrayDeque<>();
     boolean removed = false;
-    stack.push(new Level(top, topKey));
-    try {
+    try (DirStack dirs = new DirStack(top)) {
+      stack.push(new Level(topKey, Sys.readDirectory(top).iterator()));
       while (!stack.isEmpty()) {
         Level l = stack.peek();
-        if (!l.children.hasNext()) {
+        if (!l.children().hasNext()) {
           stack.pop();
-          if (l.fd != top) {
-            Sys.close(l.fd);
+          if (!stack.isEmpty()) {
+            dirs.pop();
           }
           continue;
         }
-        DirEntry child = l.children.next();
+        int fd = dirs.fd(0);
+        DirEntry child = l.children().next();
         String name = new String(child.name(), StandardCharsets.ISO_8859_1);
-        String key = l.key.isEmpty() ? name : l.key + "/" + name;
+        String key = l.key().isEmpty() ? name : l.key() + "/" + name;
         if (!s.ours(key)) {
-          removed |= RootedTree.removeAll(l.fd, child.name());
+          removed |= RootedTree.removeAll(fd, child.name());
           continue;
         }
-        Stat st = RootedTree.statOrNull(l.fd, child.name());
+        Stat st = RootedTree.statOrNull(fd, child.name());
         if (st != null && st.isDirectory()) {
-          int fd =
-              Sys.openat(l.fd, child.name(), Sys.O_RDONLY | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0);
-          try {
-            stack.push(new Level(fd, key));
-          } catch (IOException ex) {
-            Sys.closeQuietly(fd);
-            throw ex;
-          }
-        }
-      }
-    } finally {
-      while (!stack.isEmpty()) {
-        Level l = stack.pop();
-        if (l.fd != top) {
-          Sys.closeQuietly(l.fd);
+          dirs.push(
+              child.name(),
+              Sys.openat(fd, child.name(), Sys.O_RDONLY | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0));
+          stack.push(new Level(key, Sys.readDirectory(dirs.fd(0)).iterator()));
         }
       }
     }

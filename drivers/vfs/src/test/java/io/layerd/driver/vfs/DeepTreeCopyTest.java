@@ -1,0 +1,60 @@
+package io.layerd.driver.vfs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.layerd.sys.Fd;
+import io.layerd.sys.Names;
+import io.layerd.sys.Sys;
+import io.layerd.testkit.DeepTrees;
+import io.layerd.testkit.TreeManifest;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The copier on a tree deeper and wider than the descriptors of the child JVM that copies it
+ * ({@link DeepTrees#DESCRIPTOR_LIMIT}).
+ */
+class DeepTreeCopyTest {
+  static final int DEPTH = 1000;
+  static final int WIDE = 2000;
+
+  @TempDir Path tmp;
+
+  @AfterEach
+  void remove() throws IOException {
+    for (String t : new String[] {"src", "dst"}) {
+      if (Files.exists(tmp.resolve(t))) {
+        DeepTrees.remove(tmp.resolve(t), "a");
+      }
+    }
+  }
+
+  @Test
+  void aDeepAndWideTreeIsCopiedWithFewDescriptors() throws IOException {
+    Path src = Files.createDirectory(tmp.resolve("src"));
+    DeepTrees.chain(src, "a", DEPTH, "f", "deep");
+    try (Fd d = Sys.openDirectory(src.toString())) {
+      for (int i = 0; i < WIDE; i++) {
+        Sys.mkdirat(d.get(), Names.bytes("w" + i), 0755);
+      }
+    }
+    Path dst = Files.createDirectory(tmp.resolve("dst"));
+    DeepTrees.withFewDescriptors(DeepTreeCopyTest::copy, src.toString(), dst.toString());
+  }
+
+  static void copy(String[] args) throws IOException {
+    TreeCopier.Result r;
+    try (TreeCopier copier = new TreeCopier(2, false);
+        Fd s = Sys.openDirectory(args[0]);
+        Fd d = Sys.openDirectory(args[1])) {
+      r = copier.copy(s.get(), d.get());
+    }
+    assertEquals(DEPTH + WIDE, r.directories());
+    assertEquals(1, r.files());
+    TreeManifest.assertSame(TreeManifest.of(Path.of(args[0])), TreeManifest.of(Path.of(args[1])));
+  }
+}
