@@ -7,8 +7,12 @@ import io.layerd.sys.Trees;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import org.junit.jupiter.api.extension.AfterEachCallback;
+import org.junit.jupiter.api.extension.BeforeEachCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
  * Trees deeper or wider than a process's descriptors, made and removed through descriptors
@@ -103,6 +107,57 @@ public final class DeepTrees {
       b.append(i == 0 ? "" : "/").append(name);
     }
     return b.toString();
+  }
+
+  /**
+   * A scratch directory per test, on tmpfs ({@code /dev/shm}) where there is one: making and
+   * removing tens of thousands of directories on a disk costs seconds of the disk's time, not the
+   * code's. Removed after each test, however deep its tree ({@code @TempDir} cannot: java.nio stops
+   * at PATH_MAX). Use as {@code @RegisterExtension final DeepTrees.Scratch tmp = new
+   * DeepTrees.Scratch();}.
+   */
+  public static final class Scratch implements BeforeEachCallback, AfterEachCallback {
+    private Path dir;
+
+    /** This test's scratch directory. */
+    public Path path() {
+      if (dir == null) {
+        throw new IllegalStateException("the scratch directory exists during a test only");
+      }
+      return dir;
+    }
+
+    /** {@code path().resolve(other)}. */
+    public Path resolve(String other) {
+      return path().resolve(other);
+    }
+
+    @Override
+    public void beforeEach(ExtensionContext context) throws IOException {
+      Path shm = Path.of("/dev/shm");
+      Path base = Files.isDirectory(shm) && Files.isWritable(shm) ? shm : Path.of("/tmp");
+      dir = Files.createTempDirectory(base, "layerd-deep-");
+    }
+
+    @Override
+    public void afterEach(ExtensionContext context) throws IOException {
+      if (dir != null) {
+        remove(dir.getParent(), dir.getFileName().toString());
+        dir = null;
+      }
+    }
+  }
+
+  /**
+   * Makes {@code count} empty directories {@code prefix0, prefix1, ...} (mode 0755) in {@code dir}.
+   */
+  public static void wide(Path dir, String prefix, int count) throws IOException {
+    try (Fd d = Sys.openDirectory(dir.toString())) {
+      for (int i = 0; i < count; i++) {
+        Sys.mkdirat(d.get(), Names.bytes(prefix + i), 0755);
+        Sys.fchmodat(d.get(), Names.bytes(prefix + i), 0755, 0);
+      }
+    }
   }
 
   /** Removes {@code name} in {@code dir} and everything below it, however deep. */

@@ -9,33 +9,25 @@ import io.layerd.testkit.TreeManifest;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** The bounded walk: descriptors held, directories opened again, a moved directory noticed. */
 class DirStackTest {
   static final int DEPTH = 1000;
 
-  @TempDir Path tmp;
-
-  @AfterEach
-  void removeDeepTrees() throws IOException {
-    for (String n : new String[] {"a", "bt", "moved"}) {
-      DeepTrees.remove(tmp, n);
-    }
-  }
+  @RegisterExtension final DeepTrees.Scratch tmp = new DeepTrees.Scratch();
 
   /** Down a chain and back, two trees in step (the second shorter): each level is the one left. */
   @Test
   void holdsAtMostItsBoundAndComesBackToTheSameDirectories() throws IOException {
-    DeepTrees.chain(tmp, "a", DEPTH, "f", "x");
+    DeepTrees.chain(tmp.path(), "a", DEPTH, "f", "x");
     DeepTrees.chain(Files.createDirectory(tmp.resolve("bt")), "a", 100, "f", "y");
     long[] inos = new long[DEPTH + 1];
     long[] inosB = new long[101];
     byte[] a = Names.bytes("a");
     int flags = Sys.O_RDONLY | Sys.O_DIRECTORY | Sys.O_NOFOLLOW;
-    try (Fd ra = Sys.openDirectory(tmp.toString());
+    try (Fd ra = Sys.openDirectory(tmp.path().toString());
         Fd rb = Sys.openDirectory(tmp.resolve("bt").toString());
         DirStack dirs = new DirStack(new int[] {ra.get(), rb.get()}, null, 8)) {
       for (int d = 1; d <= DEPTH; d++) {
@@ -66,9 +58,9 @@ class DirStackTest {
 
   @Test
   void aDirectoryMovedDuringTheWalkStopsItWithAClearMessage() throws IOException {
-    DeepTrees.chain(tmp, "a", 20, "f", "x");
+    DeepTrees.chain(tmp.path(), "a", 20, "f", "x");
     byte[] a = Names.bytes("a");
-    try (Fd root = Sys.openDirectory(tmp.toString());
+    try (Fd root = Sys.openDirectory(tmp.path().toString());
         DirStack dirs = new DirStack(new int[] {root.get()}, null, 4)) {
       for (int d = 1; d <= 20; d++) {
         dirs.push(a, Sys.openat(dirs.fd(0), a, Sys.O_RDONLY | Sys.O_DIRECTORY, 0));
@@ -93,8 +85,8 @@ class DirStackTest {
   /** testkit's manifest walks a tree far deeper than the child's descriptor limit. */
   @Test
   void aManifestOfADeepTreeNeedsFewDescriptors() throws IOException {
-    DeepTrees.chain(tmp, "a", DEPTH, "f", "x");
-    DeepTrees.withFewDescriptors(DirStackTest::manifest, tmp.toString());
+    DeepTrees.chain(tmp.path(), "a", DEPTH, "f", "x");
+    DeepTrees.withFewDescriptors(DirStackTest::manifest, tmp.path().toString());
   }
 
   static void manifest(String[] args) throws IOException {

@@ -6,29 +6,23 @@ import io.layerd.testkit.DeepTrees;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** {@link Sys#openInRoot} of paths longer than PATH_MAX: in pieces, or walked past a symlink. */
 class LongPathInRootTest {
   static final int DEPTH = 3000; // "a/a/...": 5,999 bytes
 
-  @TempDir Path tmp;
-
-  @AfterEach
-  void remove() throws IOException {
-    DeepTrees.remove(tmp, "a");
-  }
+  @RegisterExtension final DeepTrees.Scratch tmp = new DeepTrees.Scratch();
 
   private long bottomIno() throws IOException {
-    try (Fd bottom = DeepTrees.descend(tmp, "a", DEPTH)) {
+    try (Fd bottom = DeepTrees.descend(tmp.path(), "a", DEPTH)) {
       return Sys.fstat(bottom.get()).ino();
     }
   }
 
   private long openedIno(String path) throws IOException {
-    try (Fd root = Sys.openDirectory(tmp.toString());
+    try (Fd root = Sys.openDirectory(tmp.path().toString());
         Fd d =
             new Fd(
                 Sys.openInRoot(root.get(), Names.bytes(path), Sys.O_PATH | Sys.O_DIRECTORY, 0))) {
@@ -38,7 +32,7 @@ class LongPathInRootTest {
 
   @Test
   void aPathLongerThanPathMaxOpensTheSameDirectory() throws IOException {
-    DeepTrees.chain(tmp, "a", DEPTH, "f", "x");
+    DeepTrees.chain(tmp.path(), "a", DEPTH, "f", "x");
     long want = bottomIno();
     String path = DeepTrees.path("a", DEPTH);
     assertEquals(want, openedIno(path));

@@ -16,9 +16,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Layers with more directories, or deeper ones, than the descriptors of the child JVM that applies
@@ -29,21 +28,10 @@ class ManyDirectoriesTest {
   static final int DEEP = 5000;
   static final int MANY = 50_000;
 
-  @TempDir Path tmp;
-
-  @AfterEach
-  void remove() throws IOException {
-    for (String t : new String[] {"root", "lower"}) {
-      if (Files.exists(tmp.resolve(t))) {
-        try (Fd d = Sys.openDirectory(tmp.toString())) {
-          io.layerd.sys.Trees.removeAll(d.get(), Names.bytes(t));
-        }
-      }
-    }
-  }
+  @RegisterExtension final DeepTrees.Scratch tmp = new DeepTrees.Scratch();
 
   private void applyInChild(String shape) {
-    DeepTrees.withFewDescriptors(ManyDirectoriesTest::apply, tmp.toString(), shape);
+    DeepTrees.withFewDescriptors(ManyDirectoriesTest::apply, tmp.path().toString(), shape);
   }
 
   @Test
@@ -127,7 +115,7 @@ class ManyDirectoriesTest {
         Fd bottom = DeepTrees.descend(lower, "a", 1000)) {
       Sys.linkat(bottom.get(), Names.bytes("f"), top.get(), Names.bytes("h"), 0);
     }
-    DeepTrees.withFewDescriptors(ManyDirectoriesTest::copyUp, tmp.toString());
+    DeepTrees.withFewDescriptors(ManyDirectoriesTest::copyUp, tmp.path().toString());
   }
 
   static void copyUp(String[] args) throws IOException {
@@ -152,7 +140,7 @@ class ManyDirectoriesTest {
    */
   @Test
   void anOpaqueDirectoryOverADeepTreeOfItsOwnLayer() {
-    DeepTrees.withFewDescriptors(ManyDirectoriesTest::opaque, tmp.toString());
+    DeepTrees.withFewDescriptors(ManyDirectoriesTest::opaque, tmp.path().toString());
   }
 
   static void opaque(String[] args) throws IOException {

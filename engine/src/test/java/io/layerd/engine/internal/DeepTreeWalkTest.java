@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import io.layerd.engine.DiskUsage;
 import io.layerd.engine.spi.Change;
 import io.layerd.sys.Fd;
-import io.layerd.sys.Names;
 import io.layerd.sys.Sys;
 import io.layerd.testkit.DeepTrees;
 import java.io.IOException;
@@ -13,9 +12,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The engine's walkers on trees deeper and wider than the descriptors of the child JVM that walks
@@ -25,16 +23,7 @@ class DeepTreeWalkTest {
   static final int DEPTH = 1000;
   static final int WIDE = 2000;
 
-  @TempDir Path tmp;
-
-  @AfterEach
-  void remove() throws IOException {
-    for (String t : new String[] {"old", "new"}) {
-      if (Files.exists(tmp.resolve(t))) {
-        DeepTrees.remove(tmp.resolve(t), "a");
-      }
-    }
-  }
+  @RegisterExtension final DeepTrees.Scratch tmp = new DeepTrees.Scratch();
 
   @Test
   void aDeepTreeIsComparedAndMeasuredWithFewDescriptors() throws IOException {
@@ -42,11 +31,7 @@ class DeepTreeWalkTest {
     Path neu = Files.createDirectory(tmp.resolve("new"));
     DeepTrees.chain(old, "a", DEPTH, "f", "x");
     DeepTrees.chain(neu, "a", DEPTH, "f", "xy");
-    try (Fd d = Sys.openDirectory(neu.toString())) {
-      for (int i = 0; i < WIDE; i++) {
-        Sys.mkdirat(d.get(), Names.bytes("w" + i), 0755);
-      }
-    }
+    DeepTrees.wide(neu, "w", WIDE);
     DeepTrees.withFewDescriptors(DeepTreeWalkTest::compare, old.toString(), neu.toString());
   }
 

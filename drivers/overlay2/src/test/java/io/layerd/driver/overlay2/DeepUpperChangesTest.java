@@ -12,9 +12,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The native diff of an upper directory deeper and wider than the descriptors of the child JVM that
@@ -25,16 +24,7 @@ class DeepUpperChangesTest {
   static final int DEPTH = 1000;
   static final int WIDE = 2000;
 
-  @TempDir Path tmp;
-
-  @AfterEach
-  void remove() throws IOException {
-    for (String t : new String[] {"upper", "p1", "p2"}) {
-      if (Files.exists(tmp.resolve(t))) {
-        DeepTrees.remove(tmp.resolve(t), "a");
-      }
-    }
-  }
+  @RegisterExtension final DeepTrees.Scratch tmp = new DeepTrees.Scratch();
 
   @Test
   void aDeepUpperDirectoryIsReadWithFewDescriptors() throws IOException {
@@ -52,11 +42,7 @@ class DeepUpperChangesTest {
     try (Fd bottom = DeepTrees.descend(upper, "a", DEPTH)) {
       Sys.mknodat(bottom.get(), Names.bytes("g"), Sys.S_IFCHR, 0, 0);
     }
-    try (Fd d = Sys.openDirectory(upper.toString())) {
-      for (int i = 0; i < WIDE; i++) {
-        Sys.mkdirat(d.get(), Names.bytes("w" + i), 0755);
-      }
-    }
+    DeepTrees.wide(upper, "w", WIDE);
     DeepTrees.withFewDescriptors(
         DeepUpperChangesTest::read, upper.toString(), p1.toString(), p2.toString());
   }

@@ -3,16 +3,14 @@ package io.layerd.driver.vfs;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.layerd.sys.Fd;
-import io.layerd.sys.Names;
 import io.layerd.sys.Sys;
 import io.layerd.testkit.DeepTrees;
 import io.layerd.testkit.TreeManifest;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The copier on a tree deeper and wider than the descriptors of the child JVM that copies it
@@ -22,26 +20,13 @@ class DeepTreeCopyTest {
   static final int DEPTH = 1000;
   static final int WIDE = 2000;
 
-  @TempDir Path tmp;
-
-  @AfterEach
-  void remove() throws IOException {
-    for (String t : new String[] {"src", "dst"}) {
-      if (Files.exists(tmp.resolve(t))) {
-        DeepTrees.remove(tmp.resolve(t), "a");
-      }
-    }
-  }
+  @RegisterExtension final DeepTrees.Scratch tmp = new DeepTrees.Scratch();
 
   @Test
   void aDeepAndWideTreeIsCopiedWithFewDescriptors() throws IOException {
     Path src = Files.createDirectory(tmp.resolve("src"));
     DeepTrees.chain(src, "a", DEPTH, "f", "deep");
-    try (Fd d = Sys.openDirectory(src.toString())) {
-      for (int i = 0; i < WIDE; i++) {
-        Sys.mkdirat(d.get(), Names.bytes("w" + i), 0755);
-      }
-    }
+    DeepTrees.wide(src, "w", WIDE);
     Path dst = Files.createDirectory(tmp.resolve("dst"));
     DeepTrees.withFewDescriptors(DeepTreeCopyTest::copy, src.toString(), dst.toString());
   }
