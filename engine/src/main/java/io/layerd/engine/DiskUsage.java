@@ -1,16 +1,12 @@
 package io.layerd.engine;
 
-import io.layerd.sys.DirEntry;
 import io.layerd.sys.DirStack;
 import io.layerd.sys.Fd;
 import io.layerd.sys.Stat;
 import io.layerd.sys.Sys;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.ArrayDeque;
-import java.util.Deque;
 import java.util.HashSet;
-import java.util.Iterator;
 import java.util.Set;
 
 /**
@@ -33,37 +29,22 @@ public record DiskUsage(long bytes, long inodes) {
    */
   public static DiskUsage of(Path dir) throws IOException {
     Set<Long> seen = new HashSet<>();
-    long bytes = 0;
-    try (Fd root = Sys.openDirectory(dir.toString());
-        DirStack dirs = new DirStack(root.get())) {
+    long[] bytes = {0};
+    try (Fd root = Sys.openDirectory(dir.toString())) {
       Stat rs = Sys.fstat(root.get());
       seen.add(rs.ino());
-      bytes += rs.blocks() * BLOCK_UNIT;
-      Deque<Iterator<DirEntry>> pending = new ArrayDeque<>();
-      pending.push(Sys.readDirectory(root.get()).iterator());
-      while (!pending.isEmpty()) {
-        Iterator<DirEntry> entries = pending.peek();
-        if (!entries.hasNext()) {
-          pending.pop();
-          if (!pending.isEmpty()) {
-            dirs.pop();
-          }
-          continue;
-        }
-        DirEntry e = entries.next();
-        int d = dirs.fd(0);
-        Stat st = Sys.fstatat(d, e.name(), Sys.AT_SYMLINK_NOFOLLOW);
-        if (st.dev() == rs.dev() && seen.add(st.ino())) {
-          bytes += st.blocks() * BLOCK_UNIT;
-        }
-        if (st.isDirectory()) {
-          dirs.push(
-              e.name(),
-              Sys.openat(d, e.name(), Sys.O_RDONLY | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0));
-          pending.push(Sys.readDirectory(dirs.fd(0)).iterator());
-        }
-      }
+      bytes[0] += rs.blocks() * BLOCK_UNIT;
+      DirStack.walk(
+          root.get(),
+          Boolean.TRUE,
+          (d, e, inside) -> {
+            Stat st = Sys.fstatat(d, e.name(), Sys.AT_SYMLINK_NOFOLLOW);
+            if (st.dev() == rs.dev() && seen.add(st.ino())) {
+              bytes[0] += st.blocks() * BLOCK_UNIT;
+            }
+            return st.isDirectory() ? inside : null;
+          });
     }
-    return new DiskUsage(bytes, seen.size());
+    return new DiskUsage(bytes[0], seen.size());
   }
 }

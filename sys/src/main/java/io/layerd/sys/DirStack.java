@@ -1,7 +1,10 @@
 package io.layerd.sys;
 
 import java.io.IOException;
+import java.util.ArrayDeque;
 import java.util.Arrays;
+import java.util.Deque;
+import java.util.Iterator;
 
 /**
  * The open directories of a depth-first walk, holding a bounded number of descriptors whatever the
@@ -25,6 +28,53 @@ import java.util.Arrays;
 public final class DirStack implements AutoCloseable {
   /** The descriptors a stack holds at most (its roots not counted), unless one level needs more. */
   public static final int MAX_HELD = 64;
+
+  /** What a walk of one tree ({@link #walk}) does at each entry. */
+  public interface Visitor<T> {
+    /**
+     * Called for each entry of a directory, open as {@code dirFd} and entered with the context
+     * {@code parent}; returns the context to enter the entry with when it is a directory the walk
+     * is to go into (then opened O_RDONLY | O_NOFOLLOW), else null.
+     */
+    T visit(int dirFd, DirEntry entry, T parent) throws IOException;
+
+    /** Whether the walk may stop here (asked before each entry). */
+    default boolean done() {
+      return false;
+    }
+  }
+
+  /**
+   * Walks the tree open as {@code rootFd} (O_RDONLY; it stays the caller's) depth first, each
+   * directory's entries in the order the kernel lists them, holding at most {@link #MAX_HELD}
+   * descriptors however deep the tree, never following a symlink.
+   */
+  public static <T> void walk(int rootFd, T root, Visitor<T> visitor) throws IOException {
+    record Level<U>(Iterator<DirEntry> entries, U context) {}
+    Deque<Level<T>> levels = new ArrayDeque<>();
+    try (DirStack dirs = new DirStack(rootFd)) {
+      levels.push(new Level<>(Sys.readDirectory(rootFd).iterator(), root));
+      while (!levels.isEmpty() && !visitor.done()) {
+        Level<T> level = levels.peek();
+        if (!level.entries().hasNext()) {
+          levels.pop();
+          if (!levels.isEmpty()) {
+            dirs.pop();
+          }
+          continue;
+        }
+        int dirFd = dirs.fd(0);
+        DirEntry e = level.entries().next();
+        T child = visitor.visit(dirFd, e, level.context());
+        if (child != null) {
+          dirs.push(
+              e.name(),
+              Sys.openat(dirFd, e.name(), Sys.O_RDONLY | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0));
+          levels.push(new Level<>(Sys.readDirectory(dirs.fd(0)).iterator(), child));
+        }
+      }
+    }
+  }
 
   private static final int ABSENT = -1;
   private static final int CLOSED = -2;

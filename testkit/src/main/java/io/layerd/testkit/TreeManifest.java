@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.layerd.sys.DirEntry;
 import io.layerd.sys.DirStack;
 import io.layerd.sys.Fd;
 import io.layerd.sys.Names;
@@ -18,16 +17,13 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
 import java.util.Comparator;
-import java.util.Deque;
 import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.HexFormat;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -923,49 +919,34 @@ public final class TreeManifest {
      * descriptors whatever the depth (a manifest of a hostile tree must not run out of either).
      */
     private void walk(int rootFd, String rootPrefix) throws IOException {
-      record Level(Iterator<DirEntry> entries, String prefix) {}
-      Deque<Level> levels = new ArrayDeque<>();
-      try (DirStack dirs = new DirStack(rootFd)) {
-        levels.push(new Level(Sys.readDirectory(rootFd).iterator(), rootPrefix));
-        while (!levels.isEmpty()) {
-          Level level = levels.peek();
-          if (!level.entries().hasNext()) {
-            levels.pop();
-            if (!levels.isEmpty()) {
-              dirs.pop();
+      DirStack.walk(
+          rootFd,
+          rootPrefix,
+          (dirFd, d, prefix) -> {
+            byte[] name = d.name();
+            String path =
+                prefix.isEmpty() ? Names.display(name) : prefix + "/" + Names.display(name);
+            Stat st = Sys.fstatat(dirFd, name, Sys.AT_SYMLINK_NOFOLLOW);
+            SortedMap<String, String> x = new TreeMap<>();
+            for (String attr : Sys.llistxattrAt(dirFd, name)) {
+              byte[] v = Sys.lgetxattrAt(dirFd, name, attr);
+              if (v != null) {
+                x.put(attr, xattrValue(v));
+              }
             }
-            continue;
-          }
-          int dirFd = dirs.fd(0);
-          String prefix = level.prefix();
-          byte[] name = level.entries().next().name();
-          String path = prefix.isEmpty() ? Names.display(name) : prefix + "/" + Names.display(name);
-          Stat st = Sys.fstatat(dirFd, name, Sys.AT_SYMLINK_NOFOLLOW);
-          SortedMap<String, String> x = new TreeMap<>();
-          for (String attr : Sys.llistxattrAt(dirFd, name)) {
-            byte[] v = Sys.lgetxattrAt(dirFd, name, attr);
-            if (v != null) {
-              x.put(attr, xattrValue(v));
+            String sha = null;
+            String target = null;
+            if (st.isRegular()) {
+              sha = hash(dirFd, name, path);
+            } else if (st.isSymlink()) {
+              target = Names.display(Sys.readlinkat(dirFd, name));
             }
-          }
-          String sha = null;
-          String target = null;
-          if (st.isRegular()) {
-            sha = hash(dirFd, name, path);
-          } else if (st.isSymlink()) {
-            target = Names.display(Sys.readlinkat(dirFd, name));
-          }
-          out.add(entry(path, st, sha, target, x));
-          if (!st.isDirectory() && st.nlink() > 1) {
-            byInode.computeIfAbsent(st.inodeKey(), k -> new ArrayList<>()).add(path);
-          }
-          if (st.isDirectory()) {
-            dirs.push(
-                name, Sys.openat(dirFd, name, Sys.O_RDONLY | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0));
-            levels.push(new Level(Sys.readDirectory(dirs.fd(0)).iterator(), path));
-          }
-        }
-      }
+            out.add(entry(path, st, sha, target, x));
+            if (!st.isDirectory() && st.nlink() > 1) {
+              byInode.computeIfAbsent(st.inodeKey(), k -> new ArrayList<>()).add(path);
+            }
+            return st.isDirectory() ? path : null;
+          });
     }
 
     private String hash(int dirFd, byte[] name, String path) throws IOException {

@@ -8,10 +8,7 @@ import io.layerd.sys.NativeFailure;
 import io.layerd.sys.Stat;
 import io.layerd.sys.Sys;
 import java.io.IOException;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Deque;
-import java.util.Iterator;
 import java.util.List;
 
 /**
@@ -138,37 +135,30 @@ final class CopyUp {
       throws IOException {
     List<List<byte[]>> out = new ArrayList<>();
     long wanted = st.nlink() - 1;
-    Deque<Iterator<DirEntry>> levels = new ArrayDeque<>();
-    List<byte[]> prefix = new ArrayList<>();
     try (Fd root =
-            new Fd(Sys.openat(layerFd, new byte[] {'.'}, Sys.O_RDONLY | Sys.O_DIRECTORY, 0));
-        DirStack dirs = new DirStack(root.get())) {
-      levels.push(Sys.readDirectory(root.get()).iterator());
-      while (!levels.isEmpty() && out.size() < wanted) {
-        Iterator<DirEntry> entries = levels.peek();
-        if (!entries.hasNext()) {
-          levels.pop();
-          if (!levels.isEmpty()) {
-            dirs.pop();
-            prefix.remove(prefix.size() - 1);
-          }
-          continue;
-        }
-        DirEntry e = entries.next();
-        if (e.type() == Sys.DT_DIR) {
-          dirs.push(
-              e.name(),
-              Sys.openat(dirs.fd(0), e.name(), Sys.O_RDONLY | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0));
-          prefix.add(e.name());
-          levels.push(Sys.readDirectory(dirs.fd(0)).iterator());
-        } else if (e.ino() == st.ino()) {
-          List<byte[]> path = new ArrayList<>(prefix);
-          path.add(e.name());
-          if (!samePath(path, self)) {
-            out.add(path);
-          }
-        }
-      }
+        new Fd(Sys.openat(layerFd, new byte[] {'.'}, Sys.O_RDONLY | Sys.O_DIRECTORY, 0))) {
+      DirStack.walk(
+          root.get(),
+          List.<byte[]>of(),
+          new DirStack.Visitor<List<byte[]>>() {
+            @Override
+            public List<byte[]> visit(int dirFd, DirEntry e, List<byte[]> prefix) {
+              List<byte[]> path = new ArrayList<>(prefix);
+              path.add(e.name());
+              if (e.type() == Sys.DT_DIR) {
+                return path;
+              }
+              if (e.ino() == st.ino() && !samePath(path, self)) {
+                out.add(path);
+              }
+              return null;
+            }
+
+            @Override
+            public boolean done() {
+              return out.size() >= wanted;
+            }
+          });
     }
     return out;
   }

@@ -1,6 +1,5 @@
 package io.layerd.unpack;
 
-import io.layerd.sys.DirEntry;
 import io.layerd.sys.DirStack;
 import io.layerd.sys.Fd;
 import io.layerd.sys.Names;
@@ -8,11 +7,8 @@ import io.layerd.sys.Stat;
 import io.layerd.sys.Sys;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Deque;
-import java.util.Iterator;
 import java.util.List;
 
 /**
@@ -164,38 +160,21 @@ final class Whiteouts {
    * or symlink.
    */
   private boolean hideLower(int top, String topKey) throws IOException {
-    record Level(String key, Iterator<DirEntry> children) {}
-    Deque<Level> stack = new ArrayDeque<>();
-    boolean removed = false;
-    try (DirStack dirs = new DirStack(top)) {
-      stack.push(new Level(topKey, Sys.readDirectory(top).iterator()));
-      while (!stack.isEmpty()) {
-        Level l = stack.peek();
-        if (!l.children().hasNext()) {
-          stack.pop();
-          if (!stack.isEmpty()) {
-            dirs.pop();
+    boolean[] removed = {false};
+    DirStack.walk(
+        top,
+        topKey,
+        (fd, child, parentKey) -> {
+          String name = new String(child.name(), StandardCharsets.ISO_8859_1);
+          String key = parentKey.isEmpty() ? name : parentKey + "/" + name;
+          if (!s.ours(key)) {
+            removed[0] |= RootedTree.removeAll(fd, child.name());
+            return null;
           }
-          continue;
-        }
-        int fd = dirs.fd(0);
-        DirEntry child = l.children().next();
-        String name = new String(child.name(), StandardCharsets.ISO_8859_1);
-        String key = l.key().isEmpty() ? name : l.key() + "/" + name;
-        if (!s.ours(key)) {
-          removed |= RootedTree.removeAll(fd, child.name());
-          continue;
-        }
-        Stat st = RootedTree.statOrNull(fd, child.name());
-        if (st != null && st.isDirectory()) {
-          dirs.push(
-              child.name(),
-              Sys.openat(fd, child.name(), Sys.O_RDONLY | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0));
-          stack.push(new Level(key, Sys.readDirectory(dirs.fd(0)).iterator()));
-        }
-      }
-    }
-    return removed;
+          Stat st = RootedTree.statOrNull(fd, child.name());
+          return st != null && st.isDirectory() ? key : null;
+        });
+    return removed[0];
   }
 
   /** Puts a directory's times back after a whiteout removed something from it. */
