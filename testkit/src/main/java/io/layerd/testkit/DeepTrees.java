@@ -25,6 +25,12 @@ public final class DeepTrees {
   /** The descriptor limit of {@link #withFewDescriptors}: far below the trees' depth and width. */
   public static final int DESCRIPTOR_LIMIT = 256;
 
+  /** How deep the walkers' trees go: four times {@link #DESCRIPTOR_LIMIT}. */
+  public static final int DEPTH = 4 * DESCRIPTOR_LIMIT;
+
+  /** How many directories the walkers' trees hold in one directory (with {@link #wide}). */
+  public static final int WIDE = 2000;
+
   /**
    * Runs {@code scenario(args)} in a child JVM of this user whose RLIMIT_NOFILE is {@link
    * #DESCRIPTOR_LIMIT}, and asserts that it succeeded.

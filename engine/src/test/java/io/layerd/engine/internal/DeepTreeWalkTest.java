@@ -1,5 +1,7 @@
 package io.layerd.engine.internal;
 
+import static io.layerd.testkit.DeepTrees.DEPTH;
+import static io.layerd.testkit.DeepTrees.WIDE;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.layerd.engine.DiskUsage;
@@ -20,9 +22,6 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * them ({@link DeepTrees#DESCRIPTOR_LIMIT}): the naive diff and the disk usage.
  */
 class DeepTreeWalkTest {
-  static final int DEPTH = 1000;
-  static final int WIDE = 2000;
-
   @RegisterExtension final DeepTrees.Scratch tmp = new DeepTrees.Scratch();
 
   @Test

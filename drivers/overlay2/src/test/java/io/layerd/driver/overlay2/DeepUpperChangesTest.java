@@ -1,5 +1,7 @@
 package io.layerd.driver.overlay2;
 
+import static io.layerd.testkit.DeepTrees.DEPTH;
+import static io.layerd.testkit.DeepTrees.WIDE;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.layerd.engine.spi.Change;
@@ -21,9 +23,6 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * hand-made layer directories in the {@code user.overlay.*} form, as in {@link UpperChangesTest}.
  */
 class DeepUpperChangesTest {
-  static final int DEPTH = 1000;
-  static final int WIDE = 2000;
-
   @RegisterExtension final DeepTrees.Scratch tmp = new DeepTrees.Scratch();
 
   @Test

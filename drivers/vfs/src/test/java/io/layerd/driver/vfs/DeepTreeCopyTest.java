@@ -1,5 +1,7 @@
 package io.layerd.driver.vfs;
 
+import static io.layerd.testkit.DeepTrees.DEPTH;
+import static io.layerd.testkit.DeepTrees.WIDE;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.layerd.sys.Fd;
@@ -17,9 +19,6 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * ({@link DeepTrees#DESCRIPTOR_LIMIT}).
  */
 class DeepTreeCopyTest {
-  static final int DEPTH = 1000;
-  static final int WIDE = 2000;
-
   @RegisterExtension final DeepTrees.Scratch tmp = new DeepTrees.Scratch();
 
   @Test
