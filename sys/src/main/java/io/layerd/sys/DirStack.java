@@ -232,7 +232,14 @@ public final class DirStack implements AutoCloseable {
   /** Opens level {@code level}'s directory of tree {@code slot} again, checked against its id. */
   private int reopen(int level, int slot, int childFd) throws IOException {
     if (childFd >= 0) {
-      return check(Sys.openat(childFd, DOTDOT, flags[slot], 0), level, slot);
+      int fd = Sys.tryOpenat(childFd, DOTDOT, flags[slot], 0);
+      if (fd >= 0) {
+        return check(fd, level, slot);
+      }
+      if (-fd != Errno.EACCES.number()) {
+        throw Sys.error("openat", -fd, childFd, DOTDOT);
+      }
+      // A directory without search permission for us (a copy's, given its mode already): by name.
     }
     int from = level - 1;
     while (from > 0 && fds[from * width + slot] < 0) {
