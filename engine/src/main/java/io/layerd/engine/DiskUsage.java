@@ -1,13 +1,11 @@
 package io.layerd.engine;
 
-import io.layerd.sys.DirEntry;
+import io.layerd.sys.DirStack;
 import io.layerd.sys.Fd;
 import io.layerd.sys.Stat;
 import io.layerd.sys.Sys;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.ArrayDeque;
-import java.util.Deque;
 import java.util.HashSet;
 import java.util.Set;
 
@@ -25,41 +23,28 @@ public record DiskUsage(long bytes, long inodes) {
   /** st_blocks counts 512-byte units whatever the filesystem's block size (stat(2)). */
   static final long BLOCK_UNIT = 512;
 
-  /** Walks the tree at {@code dir} without following symlinks. */
+  /**
+   * Walks the tree at {@code dir} without following symlinks, holding at most {@link
+   * DirStack#MAX_HELD} descriptors whatever its depth or width.
+   */
   public static DiskUsage of(Path dir) throws IOException {
     Set<Long> seen = new HashSet<>();
-    long bytes = 0;
-    Deque<Fd> pending = new ArrayDeque<>();
-    Fd root = Sys.openDirectory(dir.toString());
-    Stat rs = Sys.fstat(root.get());
-    seen.add(rs.ino());
-    bytes += rs.blocks() * BLOCK_UNIT;
-    pending.push(root);
-    try {
-      while (!pending.isEmpty()) {
-        try (Fd d = pending.pop()) {
-          for (DirEntry e : Sys.readDirectory(d.get())) {
-            Stat st = Sys.fstatat(d.get(), e.name(), Sys.AT_SYMLINK_NOFOLLOW);
+    long[] bytes = {0};
+    try (Fd root = Sys.openDirectory(dir.toString())) {
+      Stat rs = Sys.fstat(root.get());
+      seen.add(rs.ino());
+      bytes[0] += rs.blocks() * BLOCK_UNIT;
+      DirStack.walk(
+          root.get(),
+          Boolean.TRUE,
+          (d, e, inside) -> {
+            Stat st = Sys.fstatat(d, e.name(), Sys.AT_SYMLINK_NOFOLLOW);
             if (st.dev() == rs.dev() && seen.add(st.ino())) {
-              bytes += st.blocks() * BLOCK_UNIT;
+              bytes[0] += st.blocks() * BLOCK_UNIT;
             }
-            if (st.isDirectory()) {
-              int fd =
-                  Sys.openat(
-                      d.get(),
-                      e.name(),
-                      Sys.O_RDONLY | Sys.O_DIRECTORY | Sys.O_NOFOLLOW | Sys.O_CLOEXEC,
-                      0);
-              pending.push(new Fd(fd));
-            }
-          }
-        }
-      }
-    } finally {
-      for (Fd d : pending) {
-        d.close();
-      }
+            return st.isDirectory() ? inside : null;
+          });
     }
-    return new DiskUsage(bytes, seen.size());
+    return new DiskUsage(bytes[0], seen.size());
   }
 }

@@ -9,6 +9,7 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Deque;
 import java.util.List;
 
@@ -236,10 +237,74 @@ public final class Sys {
    * #openInRootByWalk}.
    */
   public static int openInRoot(int rootFd, byte[] path, int flags, int mode) throws IOException {
-    if (hasOpenat2()) {
+    if (!hasOpenat2()) {
+      return openInRootByWalk(rootFd, path, flags, mode);
+    }
+    if (path.length < PATH_MAX) {
       return openat2(rootFd, path, flags, mode, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
     }
-    return openInRootByWalk(rootFd, path, flags, mode);
+    return openLongInRoot(rootFd, path, flags, mode);
+  }
+
+  /** PATH_MAX of linux/limits.h, the terminating NUL included: the longest path a call takes. */
+  public static final int PATH_MAX = 4096;
+
+  /**
+   * {@link #openInRoot} of a path too long for one call (a tree deeper than PATH_MAX allows to
+   * spell at once): opened in pieces of whole components, each under PATH_MAX, with openat2
+   * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS from the directory the piece before led to. Without a
+   * symlink or a climb above the piece's start, that is exactly what resolving in the root gives;
+   * where a piece meets either (ELOOP, EXDEV) the path is walked by hand ({@link
+   * #openInRootByWalk}).
+   */
+  private static int openLongInRoot(int rootFd, byte[] path, int flags, int mode)
+      throws IOException {
+    long resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    int cur = rootFd;
+    int start = 0;
+    try {
+      while (true) {
+        int end = start + PATH_MAX - 1;
+        boolean last = end >= path.length;
+        if (!last) {
+          while (end > start && path[end] != '/') {
+            end--;
+          }
+          if (end == start) {
+            throw SysException.of(
+                "openat2", Errno.ENAMETOOLONG.number(), where(rootFd, path), null);
+          }
+        }
+        byte[] piece = Arrays.copyOfRange(path, start, last ? path.length : end);
+        int next;
+        try {
+          next =
+              last
+                  ? openat2(cur, piece, flags, mode, resolve)
+                  : openat2(cur, piece, O_PATH | O_DIRECTORY, 0, resolve);
+        } catch (IOException e) {
+          Errno errno = NativeFailure.errnoOf(e);
+          if (errno == Errno.ELOOP || errno == Errno.EXDEV) {
+            return openInRootByWalk(rootFd, path, flags, mode);
+          }
+          throw e;
+        }
+        if (cur != rootFd) {
+          closeQuietly(cur);
+        }
+        cur = next;
+        if (last) {
+          int out = cur;
+          cur = rootFd;
+          return out;
+        }
+        start = end + 1;
+      }
+    } finally {
+      if (cur != rootFd) {
+        closeQuietly(cur);
+      }
+    }
   }
 
   /**

@@ -146,7 +146,7 @@ public final class ChildJvm {
     if (mode != Mode.ROOT) {
       Objects.requireNonNull(user, "a user is needed for mode " + mode);
     }
-    return new Launcher(user, mode, DEFAULT_TIMEOUT, Map.of(), List.of(), null);
+    return new Launcher(user, mode, DEFAULT_TIMEOUT, Map.of(), List.of(), null, 0);
   }
 
   /**
@@ -160,6 +160,7 @@ public final class ChildJvm {
     private final Map<String, String> env;
     private final List<String> jvmArgs;
     private final Path directory;
+    private final int descriptorLimit;
 
     private Launcher(
         TestUser user,
@@ -167,13 +168,26 @@ public final class ChildJvm {
         Duration timeout,
         Map<String, String> env,
         List<String> jvmArgs,
-        Path directory) {
+        Path directory,
+        int descriptorLimit) {
       this.user = user;
       this.mode = mode;
       this.timeout = timeout;
       this.env = env;
       this.jvmArgs = jvmArgs;
       this.directory = directory;
+      this.descriptorLimit = descriptorLimit;
+    }
+
+    /**
+     * The child runs with RLIMIT_NOFILE lowered to {@code limit} (soft and hard, so that the JVM
+     * cannot raise it), through util-linux's {@code prlimit}.
+     */
+    public Launcher descriptorLimit(int limit) {
+      if (limit < 16) {
+        throw new IllegalArgumentException("a JVM needs more than " + limit + " descriptors");
+      }
+      return new Launcher(user, mode, timeout, env, jvmArgs, directory, limit);
     }
 
     /** The child is killed when it runs longer than this. */
@@ -181,26 +195,27 @@ public final class ChildJvm {
       if (limit.isNegative() || limit.isZero()) {
         throw new IllegalArgumentException("a time limit must be positive: " + limit);
       }
-      return new Launcher(user, mode, limit, env, jvmArgs, directory);
+      return new Launcher(user, mode, limit, env, jvmArgs, directory, descriptorLimit);
     }
 
     /** Adds (or replaces) an environment variable of the child. */
     public Launcher env(String name, String value) {
       Map<String, String> m = new LinkedHashMap<>(env);
       m.put(name, value);
-      return new Launcher(user, mode, timeout, Collections.unmodifiableMap(m), jvmArgs, directory);
+      return new Launcher(
+          user, mode, timeout, Collections.unmodifiableMap(m), jvmArgs, directory, descriptorLimit);
     }
 
     /** Adds options for the child's JVM, e.g. {@code -Dkey=value} or {@code -Xmx1g}. */
     public Launcher jvmArgs(String... args) {
       List<String> l = new ArrayList<>(jvmArgs);
       l.addAll(List.of(args));
-      return new Launcher(user, mode, timeout, env, List.copyOf(l), directory);
+      return new Launcher(user, mode, timeout, env, List.copyOf(l), directory, descriptorLimit);
     }
 
     /** The child's working directory (default: the user's home; for ROOT this JVM's). */
     public Launcher workingDirectory(Path dir) {
-      return new Launcher(user, mode, timeout, env, jvmArgs, dir);
+      return new Launcher(user, mode, timeout, env, jvmArgs, dir, descriptorLimit);
     }
 
     /** The full command line that {@link #call} runs (for messages and debugging). */
@@ -221,6 +236,11 @@ public final class ChildJvm {
       }
       if (mode == Mode.USER_NAMESPACE) {
         cmd.addAll(List.of("unshare", "--user", "--map-root-user", "--map-auto", "--mount"));
+      }
+      if (descriptorLimit > 0) {
+        cmd.add(Require.command("prlimit").toString());
+        cmd.add("--nofile=" + descriptorLimit + ":" + descriptorLimit);
+        cmd.add("--");
       }
       cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
       cmd.addAll(

@@ -6,7 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.layerd.sys.DirEntry;
+import io.layerd.sys.DirStack;
 import io.layerd.sys.Fd;
 import io.layerd.sys.Names;
 import io.layerd.sys.Stat;
@@ -24,7 +24,6 @@ import java.util.Comparator;
 import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.HexFormat;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -596,15 +595,17 @@ public final class TreeManifest {
         if (b.equals(".")) {
           return 1;
         }
-        Iterator<String> x = List.of(a.split("/", -1)).iterator();
-        Iterator<String> y = List.of(b.split("/", -1)).iterator();
-        while (x.hasNext() && y.hasNext()) {
-          int c = x.next().compareTo(y.next());
-          if (c != 0) {
-            return c;
+        // Component by component, without splitting (deep trees have paths of thousands of
+        // components): at the first difference, a component that ends ('/') comes first.
+        int n = Math.min(a.length(), b.length());
+        for (int i = 0; i < n; i++) {
+          char ca = a.charAt(i);
+          char cb = b.charAt(i);
+          if (ca != cb) {
+            return ca == '/' ? -1 : cb == '/' ? 1 : Character.compare(ca, cb);
           }
         }
-        return x.hasNext() ? 1 : y.hasNext() ? -1 : 0;
+        return Integer.compare(a.length(), b.length());
       };
 
   private final List<Entry> entries;
@@ -913,37 +914,39 @@ public final class TreeManifest {
       return new TreeManifest(withGroups);
     }
 
-    private void walk(int dirFd, String prefix) throws IOException {
-      List<DirEntry> names = Sys.readDirectory(dirFd);
-      for (DirEntry d : names) {
-        byte[] name = d.name();
-        String path = prefix.isEmpty() ? Names.display(name) : prefix + "/" + Names.display(name);
-        Stat st = Sys.fstatat(dirFd, name, Sys.AT_SYMLINK_NOFOLLOW);
-        SortedMap<String, String> x = new TreeMap<>();
-        for (String attr : Sys.llistxattrAt(dirFd, name)) {
-          byte[] v = Sys.lgetxattrAt(dirFd, name, attr);
-          if (v != null) {
-            x.put(attr, xattrValue(v));
-          }
-        }
-        String sha = null;
-        String target = null;
-        if (st.isRegular()) {
-          sha = hash(dirFd, name, path);
-        } else if (st.isSymlink()) {
-          target = Names.display(Sys.readlinkat(dirFd, name));
-        }
-        out.add(entry(path, st, sha, target, x));
-        if (!st.isDirectory() && st.nlink() > 1) {
-          byInode.computeIfAbsent(st.inodeKey(), k -> new ArrayList<>()).add(path);
-        }
-        if (st.isDirectory()) {
-          try (Fd child =
-              new Fd(Sys.openat(dirFd, name, Sys.O_RDONLY | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0))) {
-            walk(child.get(), path);
-          }
-        }
-      }
+    /**
+     * Pre-order, entries in directory order; iterative, holding at most {@link DirStack#MAX_HELD}
+     * descriptors whatever the depth (a manifest of a hostile tree must not run out of either).
+     */
+    private void walk(int rootFd, String rootPrefix) throws IOException {
+      DirStack.walk(
+          rootFd,
+          rootPrefix,
+          (dirFd, d, prefix) -> {
+            byte[] name = d.name();
+            String path =
+                prefix.isEmpty() ? Names.display(name) : prefix + "/" + Names.display(name);
+            Stat st = Sys.fstatat(dirFd, name, Sys.AT_SYMLINK_NOFOLLOW);
+            SortedMap<String, String> x = new TreeMap<>();
+            for (String attr : Sys.llistxattrAt(dirFd, name)) {
+              byte[] v = Sys.lgetxattrAt(dirFd, name, attr);
+              if (v != null) {
+                x.put(attr, xattrValue(v));
+              }
+            }
+            String sha = null;
+            String target = null;
+            if (st.isRegular()) {
+              sha = hash(dirFd, name, path);
+            } else if (st.isSymlink()) {
+              target = Names.display(Sys.readlinkat(dirFd, name));
+            }
+            out.add(entry(path, st, sha, target, x));
+            if (!st.isDirectory() && st.nlink() > 1) {
+              byInode.computeIfAbsent(st.inodeKey(), k -> new ArrayList<>()).add(path);
+            }
+            return st.isDirectory() ? path : null;
+          });
     }
 
     private String hash(int dirFd, byte[] name, String path) throws IOException {

@@ -73,8 +73,16 @@ final class ApplyState {
     this.owners = owners.forLayer(layer);
   }
 
-  /** A directory entry whose times are set at the end. */
-  record DirTime(List<byte[]> comps, TarEntry entry) {}
+  /**
+   * A directory entry whose times are set at the end: its path as a key ({@link RootedTree#key}; ""
+   * for the root) and its times, not its components or its entry (a hostile layer thousands of
+   * directories deep would otherwise hold its depth squared in memory until the end).
+   */
+  record DirTime(String key, long atimeSec, int atimeNsec, long mtimeSec, int mtimeNsec) {
+    static DirTime of(String key, TarEntry e) {
+      return new DirTime(key, e.atimeSec(), e.atimeNsec(), e.mtimeSec(), e.mtimeNsec());
+    }
+  }
 
   /** Records an entry this layer made, and the directories on its way. */
   void made(List<byte[]> comps) {

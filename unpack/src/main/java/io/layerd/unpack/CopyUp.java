@@ -1,5 +1,7 @@
 package io.layerd.unpack;
 
+import io.layerd.sys.DirEntry;
+import io.layerd.sys.DirStack;
 import io.layerd.sys.Errno;
 import io.layerd.sys.Fd;
 import io.layerd.sys.NativeFailure;
@@ -60,8 +62,7 @@ final class CopyUp {
 
   /** Looks the path up in one layer: found, absent, whited out, or cut off by an opaque parent. */
   private Lookup lookup(int layerFd, List<byte[]> comps) throws IOException {
-    int cur = layerFd;
-    List<Integer> opened = new ArrayList<>();
+    int cur = layerFd; // one descriptor at a time, whatever the depth
     try {
       boolean opaque = false;
       for (int d = 0; d < comps.size(); d++) {
@@ -78,18 +79,20 @@ final class CopyUp {
         if (!st.isDirectory()) {
           return opaque ? Lookup.OPAQUE_ABOVE : Lookup.ABSENT;
         }
-        int next = Sys.openat(cur, comps.get(d), Sys.O_PATH | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0);
-        opened.add(next);
         byte[] o = Sys.lgetxattrAt(cur, comps.get(d), markers.opaque());
         if (o != null && o.length == 1 && o[0] == 'y') {
           opaque = true; // layers below do not show through this directory
+        }
+        int next = Sys.openat(cur, comps.get(d), Sys.O_PATH | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0);
+        if (cur != layerFd) {
+          Sys.closeQuietly(cur);
         }
         cur = next;
       }
       return Lookup.ABSENT;
     } finally {
-      for (int fd : opened) {
-        Sys.closeQuietly(fd);
+      if (cur != layerFd) {
+        Sys.closeQuietly(cur);
       }
     }
   }
@@ -114,8 +117,9 @@ final class CopyUp {
       if (find(upper.rootFd(), other) != index) {
         continue; // hidden, or replaced by a nearer layer: not a name of this file any more
       }
-      int from = upper.dir(comps, comps.size() - 1, false);
+      // The target's parents first: a descriptor from the tree is valid until its next lookup.
       int to = ensureParents(upper, other, index);
+      int from = upper.dir(comps, comps.size() - 1, false);
       byte[] leaf = other.get(other.size() - 1);
       if (RootedTree.statOrNull(to, leaf) == null) {
         Sys.linkat(from, comps.get(comps.size() - 1), to, leaf, 0);
@@ -123,41 +127,38 @@ final class CopyUp {
     }
   }
 
-  /** Other paths of lower layer {@code layerFd} naming the inode {@code st} (at most nlink-1). */
+  /**
+   * Other paths of lower layer {@code layerFd} naming the inode {@code st} (at most nlink-1). A
+   * depth-first walk holding at most {@link DirStack#MAX_HELD} descriptors.
+   */
   private static List<List<byte[]>> namesOf(int layerFd, Stat st, List<byte[]> self)
       throws IOException {
     List<List<byte[]>> out = new ArrayList<>();
-    java.util.ArrayDeque<Object[]> stack = new java.util.ArrayDeque<>();
-    stack.push(new Object[] {Sys.dup(layerFd), new ArrayList<byte[]>()});
     long wanted = st.nlink() - 1;
-    try {
-      while (!stack.isEmpty() && out.size() < wanted) {
-        Object[] f = stack.pop();
-        int fd = (Integer) f[0];
-        @SuppressWarnings("unchecked")
-        List<byte[]> prefix = (List<byte[]>) f[1];
-        try {
-          for (io.layerd.sys.DirEntry e : Sys.readDirectory(fd)) {
-            List<byte[]> path = new ArrayList<>(prefix);
-            path.add(e.name());
-            if (e.type() == Sys.DT_DIR) {
-              stack.push(
-                  new Object[] {
-                    Sys.openat(fd, e.name(), Sys.O_RDONLY | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0),
-                    path
-                  });
-            } else if (e.ino() == st.ino() && !samePath(path, self)) {
-              out.add(path);
+    try (Fd root =
+        new Fd(Sys.openat(layerFd, new byte[] {'.'}, Sys.O_RDONLY | Sys.O_DIRECTORY, 0))) {
+      DirStack.walk(
+          root.get(),
+          List.<byte[]>of(),
+          new DirStack.Visitor<List<byte[]>>() {
+            @Override
+            public List<byte[]> visit(int dirFd, DirEntry e, List<byte[]> prefix) {
+              List<byte[]> path = new ArrayList<>(prefix);
+              path.add(e.name());
+              if (e.type() == Sys.DT_DIR) {
+                return path;
+              }
+              if (e.ino() == st.ino() && !samePath(path, self)) {
+                out.add(path);
+              }
+              return null;
             }
-          }
-        } finally {
-          Sys.closeQuietly(fd);
-        }
-      }
-    } finally {
-      while (!stack.isEmpty()) {
-        Sys.closeQuietly((Integer) stack.pop()[0]);
-      }
+
+            @Override
+            public boolean done() {
+              return out.size() >= wanted;
+            }
+          });
     }
     return out;
   }

@@ -7,7 +7,9 @@ import io.layerd.sys.NativeFailure;
 import io.layerd.sys.Stat;
 import io.layerd.sys.Sys;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
@@ -174,25 +176,32 @@ final class EntryAttributes {
     Set<String> done = new HashSet<>();
     for (int i = s.dirTimes.size() - 1; i >= 0; i--) {
       ApplyState.DirTime t = s.dirTimes.get(i);
-      TarEntry e = t.entry();
-      if (!done.add(RootedTree.key(t.comps(), t.comps().size()))) {
+      if (!done.add(t.key())) {
         continue; // a later entry for the same directory gave its times: the later wins
       }
-      if (t.comps().isEmpty()) {
-        Sys.futimens(s.rootFd, e.atimeSec(), e.atimeNsec(), e.mtimeSec(), e.mtimeNsec());
+      if (t.key().isEmpty()) {
+        Sys.futimens(s.rootFd, t.atimeSec(), t.atimeNsec(), t.mtimeSec(), t.mtimeNsec());
         continue;
       }
-      int n = t.comps().size() - 1;
-      int pfd = s.tree.dir(t.comps(), n, false);
+      List<byte[]> comps = Names.split(t.key().getBytes(StandardCharsets.ISO_8859_1));
+      int n = comps.size() - 1;
+      int pfd = s.tree.dir(comps, n, false);
       if (pfd < 0) {
         continue;
       }
-      byte[] leaf = t.comps().get(n);
+      byte[] leaf = comps.get(n);
       Stat st = RootedTree.statOrNull(pfd, leaf);
       if (st == null || !st.isDirectory()) {
         continue; // replaced or removed by a later entry
       }
-      timesAt(e, pfd, leaf);
+      Sys.utimensat(
+          pfd,
+          leaf,
+          t.atimeSec(),
+          t.atimeNsec(),
+          t.mtimeSec(),
+          t.mtimeNsec(),
+          Sys.AT_SYMLINK_NOFOLLOW);
     }
   }
 }

@@ -56,14 +56,14 @@ final class EntryMaker {
       }
     }
     s.made(comps);
-    s.dirTimes.add(new ApplyState.DirTime(comps, e));
+    s.dirTimes.add(ApplyState.DirTime.of(RootedTree.key(comps, comps.size()), e));
     s.dirs++;
   }
 
   /** A directory entry naming the root: its owner, mode and xattrs now, its times at the end. */
   void root(TarEntry e) throws IOException {
     attributes.ownModeXattrs(e, s.rootFd);
-    s.dirTimes.add(new ApplyState.DirTime(List.of(), e));
+    s.dirTimes.add(ApplyState.DirTime.of("", e));
   }
 
   void file(TarEntry e, List<byte[]> comps, byte[] leaf, int n, TarReader reader)

@@ -40,7 +40,13 @@ final class RootedTree implements Closeable {
   record DirId(long dev, long ino) {}
 
   private static final int MAX_SYMLINKS = 40;
-  private static final int CACHE = 256;
+
+  /**
+   * The cached lookups (descriptors) at most: an LRU, so that a layer of 200,000 directories keeps
+   * 128 open, well under the 1,024 descriptors a process has by default, with room for a daemon's
+   * other work and a few applies at once.
+   */
+  private static final int CACHE = 128;
 
   private final int rootFd;
   private final ImpliedDir implied;

@@ -1,17 +1,14 @@
 package io.layerd.unpack;
 
-import io.layerd.sys.DirEntry;
+import io.layerd.sys.DirStack;
 import io.layerd.sys.Fd;
 import io.layerd.sys.Names;
 import io.layerd.sys.Stat;
 import io.layerd.sys.Sys;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Deque;
-import java.util.Iterator;
 import java.util.List;
 
 /**
@@ -163,58 +160,21 @@ final class Whiteouts {
    * or symlink.
    */
   private boolean hideLower(int top, String topKey) throws IOException {
-    final class Level {
-      final int fd;
-      final String key;
-      final Iterator<DirEntry> children;
-
-      Level(int fd, String key) throws IOException {
-        this.fd = fd;
-        this.key = key;
-        this.children = Sys.readDirectory(fd).iterator();
-      }
-    }
-    Deque<Level> stack = new ArrayDeque<>();
-    boolean removed = false;
-    stack.push(new Level(top, topKey));
-    try {
-      while (!stack.isEmpty()) {
-        Level l = stack.peek();
-        if (!l.children.hasNext()) {
-          stack.pop();
-          if (l.fd != top) {
-            Sys.close(l.fd);
+    boolean[] removed = {false};
+    DirStack.walk(
+        top,
+        topKey,
+        (fd, child, parentKey) -> {
+          String name = new String(child.name(), StandardCharsets.ISO_8859_1);
+          String key = parentKey.isEmpty() ? name : parentKey + "/" + name;
+          if (!s.ours(key)) {
+            removed[0] |= RootedTree.removeAll(fd, child.name());
+            return null;
           }
-          continue;
-        }
-        DirEntry child = l.children.next();
-        String name = new String(child.name(), StandardCharsets.ISO_8859_1);
-        String key = l.key.isEmpty() ? name : l.key + "/" + name;
-        if (!s.ours(key)) {
-          removed |= RootedTree.removeAll(l.fd, child.name());
-          continue;
-        }
-        Stat st = RootedTree.statOrNull(l.fd, child.name());
-        if (st != null && st.isDirectory()) {
-          int fd =
-              Sys.openat(l.fd, child.name(), Sys.O_RDONLY | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0);
-          try {
-            stack.push(new Level(fd, key));
-          } catch (IOException ex) {
-            Sys.closeQuietly(fd);
-            throw ex;
-          }
-        }
-      }
-    } finally {
-      while (!stack.isEmpty()) {
-        Level l = stack.pop();
-        if (l.fd != top) {
-          Sys.closeQuietly(l.fd);
-        }
-      }
-    }
-    return removed;
+          Stat st = RootedTree.statOrNull(fd, child.name());
+          return st != null && st.isDirectory() ? key : null;
+        });
+    return removed[0];
   }
 
   /** Puts a directory's times back after a whiteout removed something from it. */

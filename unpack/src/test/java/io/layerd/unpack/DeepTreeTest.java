@@ -2,22 +2,17 @@ package io.layerd.unpack;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.layerd.sys.Fd;
 import io.layerd.sys.Names;
 import io.layerd.sys.Sys;
-import io.layerd.testkit.ChildJvm;
-import io.layerd.testkit.Require;
+import io.layerd.testkit.DeepTrees;
 import io.layerd.testkit.TarBuilder;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -59,16 +54,8 @@ class DeepTreeTest {
   }
 
   @Test
-  void aDeepTreeHoldsABoundedNumberOfDescriptors() throws Exception {
-    Path prlimit = Require.command("prlimit");
-    List<String> cmd = new ArrayList<>(List.of(prlimit.toString(), "--nofile=256:256", "--"));
-    cmd.addAll(
-        ChildJvm.launcher(null, ChildJvm.Mode.ROOT)
-            .command(DeepTreeTest::applyWalkAndRemove, tmp.toString()));
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-    byte[] out = p.getInputStream().readAllBytes();
-    assertTrue(p.waitFor(5, TimeUnit.MINUTES), "the child finished");
-    assertEquals(0, p.exitValue(), new String(out, StandardCharsets.UTF_8));
+  void aDeepTreeHoldsABoundedNumberOfDescriptors() {
+    DeepTrees.withFewDescriptors(DeepTreeTest::applyWalkAndRemove, tmp.toString());
   }
 
   /** In the child (at most 256 descriptors): apply, resolve by walk and remove the deep tree. */

@@ -2,6 +2,7 @@ package io.layerd.engine.internal;
 
 import io.layerd.engine.spi.Change;
 import io.layerd.sys.DirEntry;
+import io.layerd.sys.DirStack;
 import io.layerd.sys.Names;
 import io.layerd.sys.Stat;
 import io.layerd.sys.Sys;
@@ -20,7 +21,8 @@ import java.util.Map;
  * deleted (only the top of a deleted subtree is listed), and a path in both is modified when its
  * type, mode, owner, device number, xattrs or — for non-directories — size, mtime or link target
  * differ. A directory that holds a change is listed as modified too, as Docker does, so that its
- * attributes travel with the diff. Iterative: no depth overflows the stack.
+ * attributes travel with the diff. Iterative: no depth overflows the stack, and the descriptors
+ * held are bounded ({@link DirStack}) whatever the depth.
  */
 public final class TreeChanges {
   private TreeChanges() {}
@@ -30,41 +32,42 @@ public final class TreeChanges {
    */
   public record Result(List<Change> changes, long size) {}
 
-  /** Compares the tree open as {@code newRoot} against {@code oldRoot} (-1: an empty tree). */
+  /**
+   * Compares the tree open as {@code newRoot} against {@code oldRoot} (-1: an empty tree). Holds at
+   * most {@link DirStack#MAX_HELD} descriptors whatever the trees' depth.
+   */
   public static Result compare(int newRoot, int oldRoot) throws IOException {
     List<Change> out = new ArrayList<>();
     long[] size = {0};
     java.util.Set<String> inodes = new java.util.HashSet<>();
     Deque<Frame> stack = new ArrayDeque<>();
-    try {
-      stack.push(new Frame(newRoot, oldRoot, new byte[0], false));
+    try (DirStack dirs = new DirStack(newRoot, oldRoot)) {
+      stack.push(new Frame(dirs, new byte[0], null));
       while (!stack.isEmpty()) {
         Frame f = stack.peek();
+        int newFd = dirs.fd(NEW);
+        int oldFd = dirs.fd(OLD);
         if (f.next < f.entries.size()) {
           DirEntry e = f.entries.get(f.next++);
           byte[] p = child(f.path, e.name());
-          Stat ns = Sys.fstatat(f.newFd, e.name(), Sys.AT_SYMLINK_NOFOLLOW);
-          Stat os = f.oldFd < 0 ? null : statOrNull(f.oldFd, e.name());
+          Stat ns = Sys.fstatat(newFd, e.name(), Sys.AT_SYMLINK_NOFOLLOW);
+          Stat os = oldFd < 0 ? null : statOrNull(oldFd, e.name());
           if (os == null) {
             out.add(new Change(p, Change.Kind.ADDED));
             f.changedInside = true;
             size[0] += contentSize(ns, inodes);
             if (ns.isDirectory()) {
-              stack.push(enter(f, e.name(), -1, p));
+              stack.push(enter(dirs, f, e.name(), false, p));
             }
             continue;
           }
-          boolean changed = differs(f.newFd, f.oldFd, e.name(), ns, os);
+          boolean changed = differs(newFd, oldFd, e.name(), ns, os);
           if (ns.isDirectory()) {
-            int oldChild = -1;
             if (!os.isDirectory()) {
               out.add(new Change(p, Change.Kind.MODIFIED)); // a file became a directory
               f.changedInside = true;
-            } else {
-              oldChild =
-                  Sys.openat(f.oldFd, e.name(), Sys.O_RDONLY | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0);
             }
-            Frame c = enter(f, e.name(), oldChild, p);
+            Frame c = enter(dirs, f, e.name(), os.isDirectory(), p);
             c.selfChanged = changed;
             stack.push(c);
           } else if (changed) {
@@ -74,13 +77,13 @@ public final class TreeChanges {
           }
         } else {
           stack.pop();
-          if (f.oldFd >= 0) {
+          if (oldFd >= 0) {
             // Deletions: names in the old directory that the new one lacks.
             java.util.Set<String> present = new java.util.HashSet<>();
             for (DirEntry e : f.entries) {
               present.add(key(e.name()));
             }
-            for (DirEntry o : Sys.readDirectory(f.oldFd)) {
+            for (DirEntry o : Sys.readDirectory(oldFd)) {
               if (!present.contains(key(o.name()))) {
                 out.add(new Change(child(f.path, o.name()), Change.Kind.DELETED));
                 f.changedInside = true;
@@ -88,29 +91,14 @@ public final class TreeChanges {
             }
           }
           if (f.parent != null) {
-            if (f.oldFd >= 0 && (f.selfChanged || f.changedInside)) {
+            if (oldFd >= 0 && (f.selfChanged || f.changedInside)) {
               // (an added directory was listed when it was found)
               out.add(new Change(f.path, Change.Kind.MODIFIED));
             }
-            if (f.oldFd < 0 || f.selfChanged || f.changedInside) {
+            if (oldFd < 0 || f.selfChanged || f.changedInside) {
               f.parent.changedInside = true;
             }
-          }
-          if (f.ownFds) {
-            Sys.closeQuietly(f.newFd);
-            if (f.oldFd >= 0) {
-              Sys.closeQuietly(f.oldFd);
-            }
-          }
-        }
-      }
-    } finally {
-      while (!stack.isEmpty()) {
-        Frame f = stack.pop();
-        if (f.ownFds) {
-          Sys.closeQuietly(f.newFd);
-          if (f.oldFd >= 0) {
-            Sys.closeQuietly(f.oldFd);
+            dirs.pop();
           }
         }
       }
@@ -119,41 +107,41 @@ public final class TreeChanges {
     return new Result(out, size[0]);
   }
 
-  /** One directory being compared. */
+  private static final int NEW = 0;
+  private static final int OLD = 1;
+
+  /** One directory being compared (its descriptors are the deepest level of the DirStack). */
   private static final class Frame {
-    final int newFd;
-    final int oldFd; // -1 when the old tree has no such directory
     final byte[] path;
-    final boolean ownFds;
     final List<DirEntry> entries;
+    final Frame parent;
     int next;
     boolean changedInside;
     boolean selfChanged;
-    Frame parent;
 
-    Frame(int newFd, int oldFd, byte[] path, boolean ownFds) throws IOException {
-      this.newFd = newFd;
-      this.oldFd = oldFd;
+    Frame(DirStack dirs, byte[] path, Frame parent) throws IOException {
       this.path = path;
-      this.ownFds = ownFds;
-      this.entries = Sys.readDirectory(newFd);
+      this.parent = parent;
+      this.entries = Sys.readDirectory(dirs.fd(NEW));
     }
   }
 
-  /** Opens the new tree's subdirectory {@code name} of {@code f} as a child frame. */
-  private static Frame enter(Frame f, byte[] name, int oldFd, byte[] path) throws IOException {
-    int fd;
+  /**
+   * Goes down into subdirectory {@code name} of {@code f} (in the old tree too when {@code inOld}).
+   */
+  private static Frame enter(DirStack dirs, Frame f, byte[] name, boolean inOld, byte[] path)
+      throws IOException {
+    int flags = Sys.O_RDONLY | Sys.O_DIRECTORY | Sys.O_NOFOLLOW;
+    int oldFd = inOld ? Sys.openat(dirs.fd(OLD), name, flags, 0) : -1;
+    int newFd;
     try {
-      fd = Sys.openat(f.newFd, name, Sys.O_RDONLY | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0);
-    } catch (IOException e) {
-      if (oldFd >= 0) {
-        Sys.closeQuietly(oldFd);
-      }
+      newFd = Sys.openat(dirs.fd(NEW), name, flags, 0);
+    } catch (IOException | RuntimeException e) {
+      Sys.closeQuietly(oldFd);
       throw e;
     }
-    Frame c = new Frame(fd, oldFd, path, true);
-    c.parent = f;
-    return c;
+    dirs.push(name, newFd, oldFd);
+    return new Frame(dirs, path, f);
   }
 
   private static String key(byte[] name) {

@@ -2,6 +2,7 @@ package io.layerd.driver.overlay2;
 
 import io.layerd.engine.spi.Change;
 import io.layerd.sys.DirEntry;
+import io.layerd.sys.DirStack;
 import io.layerd.sys.Fd;
 import io.layerd.sys.Stat;
 import io.layerd.sys.Sys;
@@ -58,27 +59,33 @@ final class UpperChanges {
    */
   static List<Change> read(Path upper, List<Path> lowers, String xattrPrefix) throws IOException {
     List<Change> out = new ArrayList<>();
-    Deque<Frame> stack = new ArrayDeque<>();
-    List<Integer> lowerRoots = new ArrayList<>();
+    int[] roots = new int[1 + lowers.size()];
+    Arrays.fill(roots, -1);
     try (Fd root = Sys.openDirectory(upper.toString())) {
+      roots[0] = root.get();
       try {
-        for (Path l : lowers) {
-          lowerRoots.add(
+        for (int i = 0; i < lowers.size(); i++) {
+          roots[1 + i] =
               Sys.openat(
                   Sys.AT_FDCWD,
-                  l.toString().getBytes(StandardCharsets.UTF_8),
+                  lowers.get(i).toString().getBytes(StandardCharsets.UTF_8),
                   Sys.O_PATH | Sys.O_DIRECTORY,
-                  0));
+                  0);
         }
-        Frame top = new Frame(root.get(), new byte[0], lowerRoots, !lowerRoots.isEmpty(), null);
-        stack.push(top);
-        new UpperChanges.Walk(xattrPrefix, out).run(stack);
+        int[] flags = new int[roots.length];
+        Arrays.fill(flags, Sys.O_PATH);
+        flags[0] = Sys.O_RDONLY;
+        int[] view = new int[lowers.size()];
+        for (int i = 0; i < view.length; i++) {
+          view[i] = i;
+        }
+        try (DirStack dirs = new DirStack(roots, flags, DirStack.MAX_HELD)) {
+          new Walk(xattrPrefix, out, dirs, roots.length)
+              .run(new Frame(dirs, new byte[0], view, !lowers.isEmpty(), null));
+        }
       } finally {
-        while (!stack.isEmpty()) {
-          stack.pop().close(root.get());
-        }
-        for (int fd : lowerRoots) {
-          Sys.closeQuietly(fd);
+        for (int i = 1; i < roots.length; i++) {
+          Sys.closeQuietly(roots[i]);
         }
       }
     }
@@ -86,14 +93,16 @@ final class UpperChanges {
     return out;
   }
 
-  /** One directory of the upper tree being read. */
+  /**
+   * One directory of the upper tree being read. Its descriptors are the deepest level of the walk's
+   * {@link DirStack}: slot 0 the upper directory, slot 1 + i lower layer i (where it is in view).
+   */
   private static final class Frame {
-    final int upperFd;
     final byte[] path;
     final List<DirEntry> entries;
 
-    /** The parent's view of this directory: O_PATH descriptors of its layers, top first. */
-    final List<Integer> lowerFds;
+    /** The parent's view of this directory: the lower layers that make it, top first. */
+    final int[] view;
 
     /** The parent's view has this directory (as a directory). */
     final boolean inLower;
@@ -104,44 +113,35 @@ final class UpperChanges {
     boolean selfChanged;
     boolean changedInside;
 
-    Frame(int upperFd, byte[] path, List<Integer> lowerFds, boolean inLower, Frame parent)
+    Frame(DirStack dirs, byte[] path, int[] view, boolean inLower, Frame parent)
         throws IOException {
-      this.upperFd = upperFd;
       this.path = path;
-      this.lowerFds = lowerFds;
+      this.view = view;
       this.inLower = inLower;
       this.parent = parent;
-      this.entries = Sys.readDirectory(upperFd);
-    }
-
-    /** Closes what this frame owns (the root frame owns nothing). */
-    void close(int rootFd) {
-      if (parent == null) {
-        return;
-      }
-      if (upperFd != rootFd) {
-        Sys.closeQuietly(upperFd);
-      }
-      for (int fd : lowerFds) {
-        Sys.closeQuietly(fd);
-      }
+      this.entries = Sys.readDirectory(dirs.fd(0));
     }
   }
 
-  /** The name found in the parent's view: its stat, and in which layer of the frame's view. */
-  private record Found(Stat stat, int index) {}
+  /** The name found in the parent's view: its stat, and in which lower layer. */
+  private record Found(Stat stat, int layer) {}
 
   private static final class Walk {
     private final String prefix;
     private final List<Change> out;
+    private final DirStack dirs;
+    private final int width;
 
-    Walk(String prefix, List<Change> out) {
+    Walk(String prefix, List<Change> out, DirStack dirs, int width) {
       this.prefix = prefix;
       this.out = out;
+      this.dirs = dirs;
+      this.width = width;
     }
 
-    void run(Deque<Frame> stack) throws IOException {
-      int rootFd = stack.peek().upperFd;
+    void run(Frame top) throws IOException {
+      Deque<Frame> stack = new ArrayDeque<>();
+      stack.push(top);
       while (!stack.isEmpty()) {
         Frame f = stack.peek();
         if (f.next < f.entries.size()) {
@@ -153,18 +153,22 @@ final class UpperChanges {
           continue;
         }
         stack.pop();
-        try {
-          finish(f);
-        } finally {
-          f.close(rootFd);
+        finish(f);
+        if (f.parent != null) {
+          dirs.pop();
         }
       }
+    }
+
+    private int lowerFd(int layer) {
+      return dirs.fd(1 + layer);
     }
 
     /** Reports one entry of an upper directory; returns the frame to descend into, if any. */
     private Frame entry(Frame f, byte[] name) throws IOException {
       byte[] p = child(f.path, name);
-      Stat st = Sys.fstatat(f.upperFd, name, Sys.AT_SYMLINK_NOFOLLOW);
+      int upperFd = dirs.fd(0);
+      Stat st = Sys.fstatat(upperFd, name, Sys.AT_SYMLINK_NOFOLLOW);
       Found lower = lookup(f, name);
       if (st.isWhiteoutDevice()) {
         if (lower != null) {
@@ -182,33 +186,38 @@ final class UpperChanges {
         // A new directory (or one where the parent had a non-directory): all of it is new.
         out.add(new Change(p, lower == null ? Change.Kind.ADDED : Change.Kind.MODIFIED));
         f.changedInside = true;
-        return open(f, name, p, List.of(), false);
+        return open(f, name, p, new int[0], false);
       }
-      List<Integer> view = view(f, name, lower.index());
-      Frame c;
-      try {
-        c = open(f, name, p, view, true);
-      } catch (IOException | RuntimeException ex) {
-        for (int fd : view) {
-          Sys.closeQuietly(fd);
-        }
-        throw ex;
-      }
-      int top = f.lowerFds.get(lower.index());
-      c.selfChanged = differs(f.upperFd, name, st, top, name, lower.stat());
-      c.opaque = isOpaque(f.upperFd, name);
+      int top = lowerFd(lower.layer());
+      boolean selfChanged = differs(upperFd, name, st, top, name, lower.stat());
+      boolean opaque = isOpaque(upperFd, name);
+      Frame c = open(f, name, p, view(f, name, lower.layer()), true);
+      c.selfChanged = selfChanged;
+      c.opaque = opaque;
       return c;
     }
 
-    private Frame open(Frame f, byte[] name, byte[] p, List<Integer> view, boolean inLower)
+    /**
+     * Goes down into {@code name}: the upper directory's, and the lower layers' of {@code view}.
+     */
+    private Frame open(Frame f, byte[] name, byte[] p, int[] view, boolean inLower)
         throws IOException {
-      int fd = Sys.openat(f.upperFd, name, Sys.O_RDONLY | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0);
+      int[] fds = new int[width];
+      Arrays.fill(fds, -1);
       try {
-        return new Frame(fd, p, view, inLower, f);
+        for (int layer : view) {
+          fds[1 + layer] =
+              Sys.openat(lowerFd(layer), name, Sys.O_PATH | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0);
+        }
+        fds[0] = Sys.openat(dirs.fd(0), name, Sys.O_RDONLY | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0);
       } catch (IOException | RuntimeException e) {
-        Sys.closeQuietly(fd);
+        for (int fd : fds) {
+          Sys.closeQuietly(fd);
+        }
         throw e;
       }
+      dirs.push(name, fds);
+      return new Frame(dirs, p, view, inLower, f);
     }
 
     /** After a directory's entries: its opaque deletions, and whether it is MODIFIED. */
@@ -221,7 +230,7 @@ final class UpperChanges {
         for (DirEntry e : f.entries) {
           inUpper.add(key(e.name()));
         }
-        for (byte[] gone : visibleNames(f.lowerFds)) {
+        for (byte[] gone : visibleNames(f.view)) {
           if (!inUpper.contains(key(gone))) {
             out.add(new Change(child(f.path, gone), Change.Kind.DELETED));
             f.changedInside = true;
@@ -238,12 +247,12 @@ final class UpperChanges {
 
     /** The topmost entry {@code name} in the frame's view, or null (absent or whited out). */
     private Found lookup(Frame f, byte[] name) throws IOException {
-      for (int i = 0; i < f.lowerFds.size(); i++) {
-        Stat s = statOrNull(f.lowerFds.get(i), name);
+      for (int layer : f.view) {
+        Stat s = statOrNull(lowerFd(layer), name);
         if (s == null) {
           continue;
         }
-        return s.isWhiteoutDevice() ? null : new Found(s, i);
+        return s.isWhiteoutDevice() ? null : new Found(s, layer);
       }
       return null;
     }
@@ -251,41 +260,39 @@ final class UpperChanges {
     /**
      * The layers that make up the parent's view of directory {@code name}: from the topmost one
      * that has it, down through those that have it as a directory too, stopping after an opaque one
-     * and before one that hides it (a whiteout or a non-directory). O_PATH descriptors.
+     * and before one that hides it (a whiteout or a non-directory).
      */
-    private List<Integer> view(Frame f, byte[] name, int from) throws IOException {
-      List<Integer> fds = new ArrayList<>();
-      try {
-        for (int i = from; i < f.lowerFds.size(); i++) {
-          int dir = f.lowerFds.get(i);
-          Stat s = statOrNull(dir, name);
-          if (s == null) {
-            continue;
-          }
-          if (!s.isDirectory()) {
-            break;
-          }
-          fds.add(Sys.openat(dir, name, Sys.O_PATH | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0));
-          if (isOpaque(dir, name)) {
-            break;
-          }
+    private int[] view(Frame f, byte[] name, int from) throws IOException {
+      int[] layers = new int[f.view.length];
+      int n = 0;
+      for (int layer : f.view) {
+        if (layer < from) {
+          continue;
         }
-        return fds;
-      } catch (IOException | RuntimeException e) {
-        for (int fd : fds) {
-          Sys.closeQuietly(fd);
+        int dir = lowerFd(layer);
+        Stat s = statOrNull(dir, name);
+        if (s == null) {
+          continue;
         }
-        throw e;
+        if (!s.isDirectory()) {
+          break;
+        }
+        layers[n++] = layer;
+        if (isOpaque(dir, name)) {
+          break;
+        }
       }
+      return Arrays.copyOf(layers, n);
     }
 
     /** The names the parent's view shows in a directory made of these layers (top first). */
-    private List<byte[]> visibleNames(List<Integer> layers) throws IOException {
+    private List<byte[]> visibleNames(int[] layers) throws IOException {
       Set<String> seen = new HashSet<>();
       List<byte[]> out = new ArrayList<>();
       for (int layer : layers) {
         try (Fd d =
-            new Fd(Sys.openat(layer, new byte[] {'.'}, Sys.O_RDONLY | Sys.O_DIRECTORY, 0))) {
+            new Fd(
+                Sys.openat(lowerFd(layer), new byte[] {'.'}, Sys.O_RDONLY | Sys.O_DIRECTORY, 0))) {
           for (DirEntry e : Sys.readDirectory(d.get())) {
             if (!seen.add(key(e.name()))) {
               continue; // a layer above decided

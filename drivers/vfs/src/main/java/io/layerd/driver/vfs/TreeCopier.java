@@ -1,6 +1,7 @@
 package io.layerd.driver.vfs;
 
 import io.layerd.sys.DirEntry;
+import io.layerd.sys.DirStack;
 import io.layerd.sys.Errno;
 import io.layerd.sys.Names;
 import io.layerd.sys.NativeFailure;
@@ -111,6 +112,9 @@ public final class TreeCopier implements Closeable {
   private static final Set<Errno> XATTR_REFUSED =
       Set.of(Errno.EPERM, Errno.EOPNOTSUPP, Errno.EACCES, Errno.E2BIG);
 
+  private static final int SRC = 0;
+  private static final int DST = 1;
+
   private static final int BUFFER = 1 << 18;
   private static final long CFR_CHUNK = 1L << 30;
   private static final ThreadLocal<ByteBuffer> BUFFERS =
@@ -202,30 +206,20 @@ public final class TreeCopier implements Closeable {
     }
   }
 
-  /** One directory being copied: both descriptors, the source's attributes, its entries. */
+  /**
+   * One directory being copied: the source's attributes and entries. Its descriptors (source and
+   * copy) are the deepest level of the copy's {@link DirStack}.
+   */
   private static final class Frame {
-    final int src;
-    final int dst;
-    final boolean ownFds;
     final byte[] path;
     final Stat stat;
     final List<DirEntry> entries;
     int next;
 
-    Frame(int src, int dst, boolean ownFds, byte[] path, Stat stat) throws IOException {
-      this.src = src;
-      this.dst = dst;
-      this.ownFds = ownFds;
+    Frame(int src, byte[] path, Stat stat) throws IOException {
       this.path = path;
       this.stat = stat;
       this.entries = Sys.readDirectory(src);
-    }
-
-    void close() {
-      if (ownFds) {
-        Sys.closeQuietly(src);
-        Sys.closeQuietly(dst);
-      }
     }
   }
 
@@ -257,30 +251,28 @@ public final class TreeCopier implements Closeable {
 
     Result run() throws IOException {
       Deque<Frame> stack = new ArrayDeque<>();
-      try {
-        stack.push(new Frame(srcRoot, dstRoot, false, new byte[0], Sys.fstat(srcRoot)));
+      try (DirStack dirs = new DirStack(srcRoot, dstRoot)) {
+        stack.push(new Frame(srcRoot, new byte[0], Sys.fstat(srcRoot)));
         while (!stack.isEmpty() && failure.get() == null) {
           Frame f = stack.peek();
+          int src = dirs.fd(SRC);
+          int dst = dirs.fd(DST);
           if (f.next < f.entries.size()) {
-            Frame child = entry(f, f.entries.get(f.next++).name());
+            Frame child = entry(dirs, f, src, dst, f.entries.get(f.next++).name());
             if (child != null) {
               stack.push(child);
             }
           } else {
             stack.pop();
-            try {
-              finishDirectory(f);
-            } finally {
-              f.close();
+            finishDirectory(f, src, dst);
+            if (!stack.isEmpty()) {
+              dirs.pop();
             }
           }
         }
       } catch (IOException | RuntimeException | Error e) {
         failure.compareAndSet(null, e);
       } finally {
-        while (!stack.isEmpty()) {
-          stack.pop().close();
-        }
         // Wait for the content copies in flight, whatever happened.
         inFlight.acquireUninterruptibly(inFlightLimit);
         inFlight.release(inFlightLimit);
@@ -317,33 +309,32 @@ public final class TreeCopier implements Closeable {
       }
     }
 
-    /** Copies one entry of {@code f}; returns the frame of a directory to enter, else null. */
-    private Frame entry(Frame f, byte[] name) throws IOException {
-      Stat st = Sys.fstatat(f.src, name, Sys.AT_SYMLINK_NOFOLLOW);
+    /**
+     * Copies one entry of {@code f} (open as {@code srcDir} and {@code dstDir}); returns the frame
+     * of a directory entered, else null.
+     */
+    private Frame entry(DirStack dirs, Frame f, int srcDir, int dstDir, byte[] name)
+        throws IOException {
+      Stat st = Sys.fstatat(srcDir, name, Sys.AT_SYMLINK_NOFOLLOW);
       byte[] path = child(f.path, name);
       if (st.isDirectory()) {
-        Sys.mkdirat(f.dst, name, 0700);
-        int src = Sys.openat(f.src, name, Sys.O_RDONLY | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0);
+        Sys.mkdirat(dstDir, name, 0700);
+        int src = Sys.openat(srcDir, name, Sys.O_RDONLY | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0);
         int dst;
         try {
-          dst = Sys.openat(f.dst, name, Sys.O_RDONLY | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0);
+          dst = Sys.openat(dstDir, name, Sys.O_RDONLY | Sys.O_DIRECTORY | Sys.O_NOFOLLOW, 0);
         } catch (IOException e) {
           Sys.closeQuietly(src);
           throw e;
         }
-        try {
-          directories++;
-          return new Frame(src, dst, true, path, st);
-        } catch (IOException | RuntimeException e) {
-          Sys.closeQuietly(src);
-          Sys.closeQuietly(dst);
-          throw e;
-        }
+        dirs.push(name, src, dst);
+        directories++;
+        return new Frame(src, path, st);
       }
       if (st.nlink() > 1) {
         byte[] first = firstNames.get(st.inodeKey());
         if (first != null) {
-          link(first, f.dst, name);
+          link(first, dstDir, name);
           hardlinks++;
           return null;
         }
@@ -351,41 +342,44 @@ public final class TreeCopier implements Closeable {
       }
       switch (st.type()) {
         case Sys.S_IFREG:
-          file(f, name, path, st);
+          file(srcDir, dstDir, name, path, st);
           break;
         case Sys.S_IFLNK:
-          Sys.symlinkat(Sys.readlinkat(f.src, name), f.dst, name);
-          ownerAt(f.dst, name, st);
-          xattrsAt(f, name, path);
-          timesAt(f.dst, name, st);
+          Sys.symlinkat(Sys.readlinkat(srcDir, name), dstDir, name);
+          ownerAt(dstDir, name, st);
+          xattrsAt(srcDir, dstDir, name, path);
+          timesAt(dstDir, name, st);
           symlinks++;
           break;
         case Sys.S_IFCHR:
         case Sys.S_IFBLK:
         case Sys.S_IFIFO:
         case Sys.S_IFSOCK:
-          Sys.mknodat(f.dst, name, st.type() | 0600, st.rdevMajor(), st.rdevMinor());
-          ownerAt(f.dst, name, st);
+          Sys.mknodat(dstDir, name, st.type() | 0600, st.rdevMajor(), st.rdevMinor());
+          ownerAt(dstDir, name, st);
           // Not a symlink (we just made it), so fchmodat follows nothing.
-          Sys.fchmodat(f.dst, name, st.permissions(), 0);
-          xattrsAt(f, name, path);
-          timesAt(f.dst, name, st);
+          Sys.fchmodat(dstDir, name, st.permissions(), 0);
+          xattrsAt(srcDir, dstDir, name, path);
+          timesAt(dstDir, name, st);
           specials++;
           break;
         default:
           throw new IOException(
-              String.format("%s: unknown file type 0%o", Sys.where(f.src, name), st.type() >>> 12));
+              String.format(
+                  "%s: unknown file type 0%o", Sys.where(srcDir, name), st.type() >>> 12));
       }
       return null;
     }
 
     /** Creates the file here, then hands its content and attributes to the pool. */
-    private void file(Frame f, byte[] name, byte[] path, Stat st) throws IOException {
-      int src = Sys.openat(f.src, name, Sys.O_RDONLY | Sys.O_NOFOLLOW, 0);
+    private void file(int srcDir, int dstDir, byte[] name, byte[] path, Stat st)
+        throws IOException {
+      int src = Sys.openat(srcDir, name, Sys.O_RDONLY | Sys.O_NOFOLLOW, 0);
       int dst;
       try {
         dst =
-            Sys.openat(f.dst, name, Sys.O_WRONLY | Sys.O_CREAT | Sys.O_EXCL | Sys.O_NOFOLLOW, 0600);
+            Sys.openat(
+                dstDir, name, Sys.O_WRONLY | Sys.O_CREAT | Sys.O_EXCL | Sys.O_NOFOLLOW, 0600);
       } catch (IOException e) {
         Sys.closeQuietly(src);
         throw e;
@@ -515,11 +509,11 @@ public final class TreeCopier implements Closeable {
     }
 
     /** Copies the xattrs of a symlink, device, fifo or socket by name. */
-    private void xattrsAt(Frame f, byte[] name, byte[] path) throws IOException {
-      for (String x : Sys.llistxattrAt(f.src, name)) {
+    private void xattrsAt(int srcDir, int dstDir, byte[] name, byte[] path) throws IOException {
+      for (String x : Sys.llistxattrAt(srcDir, name)) {
         byte[] v;
         try {
-          v = Sys.lgetxattrAt(f.src, name, x);
+          v = Sys.lgetxattrAt(srcDir, name, x);
         } catch (IOException e) {
           refuse(e, path, x);
           continue;
@@ -528,7 +522,7 @@ public final class TreeCopier implements Closeable {
           continue;
         }
         try {
-          Sys.lsetxattrAt(f.dst, name, x, v, 0);
+          Sys.lsetxattrAt(dstDir, name, x, v, 0);
         } catch (IOException e) {
           refuse(e, path, x);
         }
@@ -536,16 +530,16 @@ public final class TreeCopier implements Closeable {
     }
 
     /** Sets a directory's own attributes once everything inside it is made. */
-    private void finishDirectory(Frame f) throws IOException {
+    private void finishDirectory(Frame f, int src, int dst) throws IOException {
       Stat st = f.stat;
       if (st.uid() != euid || st.gid() != egid) {
-        Sys.fchown(f.dst, st.uid(), st.gid());
+        Sys.fchown(dst, st.uid(), st.gid());
       }
-      Sys.fchmod(f.dst, st.permissions());
-      for (String x : Sys.flistxattr(f.src)) {
+      Sys.fchmod(dst, st.permissions());
+      for (String x : Sys.flistxattr(src)) {
         byte[] v;
         try {
-          v = Sys.fgetxattr(f.src, x);
+          v = Sys.fgetxattr(src, x);
         } catch (IOException e) {
           refuse(e, f.path, x);
           continue;
@@ -554,12 +548,12 @@ public final class TreeCopier implements Closeable {
           continue;
         }
         try {
-          Sys.fsetxattr(f.dst, x, v, 0);
+          Sys.fsetxattr(dst, x, v, 0);
         } catch (IOException e) {
           refuse(e, f.path, x);
         }
       }
-      Sys.futimens(f.dst, st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec());
+      Sys.futimens(dst, st.atimeSec(), st.atimeNsec(), st.mtimeSec(), st.mtimeNsec());
     }
 
     /** Counts and lists a refused xattr, or rethrows a failure that is not a refusal. */
