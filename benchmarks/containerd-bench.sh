@@ -19,9 +19,11 @@
 #
 # Needs root, containerd 2.1 and ctr (LAYERD_MODERN_CLIENTS, else the tree .ci/modern-clients.sh
 # unpacks: /var/cache/layerd-clients/x), runc, a JDK 17 and Maven (./layerd builds itself).
-# Optional: igzip (Debian: isal), unpigz (pigz), libisal2 (layerd's ISA-L).
+# Optional: igzip (Debian: isal), unpigz (pigz), libisal2 (layerd's ISA-L). It takes the lock the
+# end-to-end tests take (LAYERD_E2E_LOCK, default /tmp/layerd-e2e.lock): it starts containerd.
 set -euo pipefail
 repo=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
+argv=("$@")
 runs=5 data=${LAYERD_BENCH_DATA:-/var/tmp/layerd-bench-unpack} workbase=/var/tmp driver=overlay2
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -34,6 +36,13 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ "$(id -u)" = 0 ] || { echo "containerd-bench.sh: run as root (it starts containerd)" >&2; exit 1; }
+# The whole run under the end-to-end tests' lock, held by flock itself (-o: not by the daemons).
+lock=${LAYERD_E2E_LOCK:-/tmp/layerd-e2e.lock}
+if [ -z "${LAYERD_BENCH_LOCKED:-}" ]; then
+  export LAYERD_BENCH_LOCKED=1
+  flock -n "$lock" true || echo "waiting for $lock (end-to-end tests running)..." >&2
+  exec flock -o "$lock" "$0" "${argv[@]}"
+fi
 clients=${LAYERD_MODERN_CLIENTS:-}
 if [ -z "$clients" ]; then
   clients=/var/cache/layerd-clients/x
