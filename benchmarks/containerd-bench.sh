@@ -5,7 +5,8 @@
 # alternate run by run, medians and their ratio as a table. Twice: with containerd's external
 # gzip decompressors (igzip, else unpigz, when on the PATH) and layerd's ISA-L inflate, and with
 # neither (CONTAINERD_DISABLE_IGZIP/PIGZ, and layerd's -Dlayerd.isal=false: both in-process
-# inflate), so that the same decompressors are available to both sides. Not a timed test.
+# inflate), so that the same decompressors are available to both sides. Each run also times the
+# import without unpacking (containerd's own ingest, the floor of both sides). Not a timed test.
 #
 #   benchmarks/containerd-bench.sh [-n RUNS] [--data DIR] [--work DIR] [--driver NAME]
 #
@@ -19,9 +20,11 @@
 #
 # Needs root, containerd 2.1 and ctr (LAYERD_MODERN_CLIENTS, else the tree .ci/modern-clients.sh
 # unpacks: /var/cache/layerd-clients/x), runc, a JDK 17 and Maven (./layerd builds itself).
-# Optional: igzip (Debian: isal), unpigz (pigz), libisal2 (layerd's ISA-L).
+# Optional: igzip (Debian: isal), unpigz (pigz), libisal2 (layerd's ISA-L). It takes the lock the
+# end-to-end tests take (LAYERD_E2E_LOCK, default /tmp/layerd-e2e.lock): it starts containerd.
 set -euo pipefail
 repo=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
+argv=("$@")
 runs=5 data=${LAYERD_BENCH_DATA:-/var/tmp/layerd-bench-unpack} workbase=/var/tmp driver=overlay2
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -29,11 +32,18 @@ while [ $# -gt 0 ]; do
     --data) data=$2; shift 2 ;;
     --work) workbase=$2; shift 2 ;;
     --driver) driver=$2; shift 2 ;;
-    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "containerd-bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 [ "$(id -u)" = 0 ] || { echo "containerd-bench.sh: run as root (it starts containerd)" >&2; exit 1; }
+# The whole run under the end-to-end tests' lock, held by flock itself (-o: not by the daemons).
+lock=${LAYERD_E2E_LOCK:-/tmp/layerd-e2e.lock}
+if [ -z "${LAYERD_BENCH_LOCKED:-}" ]; then
+  export LAYERD_BENCH_LOCKED=1
+  flock -n "$lock" true || echo "waiting for $lock (end-to-end tests running)..." >&2
+  exec flock -o "$lock" "$0" "${argv[@]}"
+fi
 clients=${LAYERD_MODERN_CLIENTS:-}
 if [ -z "$clients" ]; then
   clients=/var/cache/layerd-clients/x
@@ -100,13 +110,15 @@ tick=$(getconf CLK_TCK)
 cpu() { cat "/proc/$ctd_pid/stat" "/proc/$layerd_pid/stat" | awk '{ t += $14 + $15 + $16 + $17 } END { print t }'; }
 
 # import SNAPSHOTTER: one timed import (the image removed and collected first); prints the seconds
-# it took and the CPU seconds containerd and layerd spent on it.
+# it took and the CPU seconds containerd and layerd spent on it. SNAPSHOTTER "none": the import
+# without unpacking (--no-unpack), containerd's own ingest of the archive, the same for both sides.
 import() {
   ctr images rm --sync "$IMAGE" >/dev/null 2>&1 || true
   sync
-  local t0 t1 c0 c1
+  local t0 t1 c0 c1 how=(--snapshotter "$1")
+  [ "$1" = none ] && how=(--no-unpack)
   c0=$(cpu); t0=$(now)
-  ctr images import --snapshotter "$1" "$archive" >/dev/null
+  ctr images import "${how[@]}" "$archive" >/dev/null
   t1=$(now); c1=$(cpu)
   awk -v a="$t0" -v b="$t1" -v c="$c0" -v d="$c1" -v k="$tick" \
     'BEGIN { printf "%.3f %.2f\n", b - a, (d - c) / k }'
@@ -117,18 +129,21 @@ for mode in external in-process; do
   start "$mode"
   # One untimed import each: the JVM's classes loaded and compiled, the page cache warm.
   import layerd >/dev/null; import overlayfs >/dev/null
-  ours=() theirs=() ourcpu=() theircpu=()
+  ours=() theirs=() ourcpu=() theircpu=() ingest=()
   for i in $(seq "$runs"); do
     read -r t c < <(import layerd); ours+=("$t"); ourcpu+=("$c")
     read -r t c < <(import overlayfs); theirs+=("$t"); theircpu+=("$c")
+    read -r t c < <(import none); ingest+=("$t")
     echo "  $mode run $i: layerd ${ours[-1]} s (${ourcpu[-1]} s CPU)," \
-      "overlayfs+walking ${theirs[-1]} s (${theircpu[-1]} s CPU); load $(cut -d' ' -f1 /proc/loadavg)" >&2
+      "overlayfs+walking ${theirs[-1]} s (${theircpu[-1]} s CPU), ingest alone ${ingest[-1]} s;" \
+      "load $(cut -d' ' -f1 /proc/loadavg)" >&2
   done
   # The layer went through layerd's differ (its log says so), not the walking differ.
   grep -q "apply sha256:.*pipeline into" "$W/layerd-$mode.log" \
     || { echo "containerd-bench.sh: layerd's differ applied nothing; see $W/layerd-$mode.log" >&2; exit 1; }
   result[$mode.ours]=$(median "${ours[@]}") result[$mode.theirs]=$(median "${theirs[@]}")
   result[$mode.ourcpu]=$(median "${ourcpu[@]}") result[$mode.theircpu]=$(median "${theircpu[@]}")
+  result[$mode.ingest]=$(median "${ingest[@]}")
   ctr images rm --sync "$IMAGE" >/dev/null 2>&1 || true
   stopall
 done
@@ -141,16 +156,19 @@ echo "ctr images import of the Debian reference image (OCI archive, $(stat -c %s
   "$(stat -c %s "$data/debian.tar") B tar), containerd $(containerd --version | awk '{print $3}'), layerd on $driver," \
   "$runs runs each, alternating, medians; $(nproc) cores; $(date -u +%F)"
 echo
-echo "| gzip decompression | layerd (snapshotter + differ) | overlayfs + walking differ | layerd / overlayfs | target | CPU s, layerd's side | CPU s, overlayfs's | CPU ratio |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| gzip decompression | layerd (snapshotter + differ) | overlayfs + walking differ | layerd / overlayfs | target | CPU s, layerd's side | CPU s, overlayfs's | CPU ratio | ingest alone (--no-unpack) | its ratio: the floor |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 for mode in external in-process; do
   if [ "$mode" = external ]; then what="external: containerd $gz, layerd ISA-L ($isal)"; else what="in-process: Go's and java.util.zip"; fi
   echo "| $what | ${result[$mode.ours]} s | ${result[$mode.theirs]} s |" \
     "**$(ratio "${result[$mode.ours]}" "${result[$mode.theirs]}")x** | <= 0.6x |" \
-    "${result[$mode.ourcpu]} | ${result[$mode.theircpu]} | $(ratio "${result[$mode.ourcpu]}" "${result[$mode.theircpu]}")x |"
+    "${result[$mode.ourcpu]} | ${result[$mode.theircpu]} | $(ratio "${result[$mode.ourcpu]}" "${result[$mode.theircpu]}")x |" \
+    "${result[$mode.ingest]} s | $(ratio "${result[$mode.ingest]}" "${result[$mode.theirs]}")x |"
 done
 echo
 echo "CPU: containerd's and layerd's own, with their waited-for children (igzip, unpigz); ctr's aside."
+echo "Ingest alone: ctr images import --no-unpack, the part both sides share; its ratio is what an apply"
+echo "taking no time at all would give."
 echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine slows both sides)."
 echo
 echo "Reproduce: benchmarks/containerd-bench.sh -n $runs --driver $driver"

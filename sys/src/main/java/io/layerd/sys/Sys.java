@@ -759,6 +759,30 @@ public final class Sys {
         != 0) {
       throw fail("statx", dirfd, path);
     }
+    return stat(buf);
+  }
+
+  /**
+   * {@link #fstatat}, or null when the name does not exist (ENOENT): the common answer of a lookup
+   * before a name is made, given without building an exception (its message and stack trace cost
+   * more than the call).
+   */
+  public static Stat fstatatOrNull(int dirfd, byte[] path, int flags) throws IOException {
+    byte[] buf = new byte[256];
+    if (LibC.statx(
+            dirfd, path.length == 0 ? EMPTY : Names.cstr(path), flags, STATX_BASIC_STATS, buf)
+        != 0) {
+      int errno = Native.getLastError();
+      if (errno == Errno.ENOENT.number()) {
+        return null;
+      }
+      throw SysException.of("statx", errno, where(dirfd, path), null);
+    }
+    return stat(buf);
+  }
+
+  /** The fields of a {@code struct statx} that {@link Stat} holds. */
+  private static Stat stat(byte[] buf) {
     ByteBuffer b = ByteBuffer.wrap(buf).order(ByteOrder.nativeOrder());
     long nlink = Integer.toUnsignedLong(b.getInt(16));
     long uid = Integer.toUnsignedLong(b.getInt(20));

@@ -14,14 +14,7 @@ public final class Trees {
 
   /** lstat of a name in a directory, or null when there is none. */
   public static Stat lstatOrNull(int dirFd, byte[] name) throws IOException {
-    try {
-      return Sys.fstatat(dirFd, name, Sys.AT_SYMLINK_NOFOLLOW);
-    } catch (IOException e) {
-      if (NativeFailure.errnoOf(e) == Errno.ENOENT) {
-        return null;
-      }
-      throw e;
-    }
+    return Sys.fstatatOrNull(dirFd, name, Sys.AT_SYMLINK_NOFOLLOW);
   }
 
   /** Removes {@code name} in a directory, and everything below it, never following symlinks. */

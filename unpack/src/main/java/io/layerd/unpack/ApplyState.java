@@ -43,6 +43,12 @@ final class ApplyState {
   /** The directories leading to what this layer made (implied ones too), by the same keys. */
   final Set<String> ancestors = new HashSet<>();
 
+  /**
+   * The overlay whiteout devices this layer made (OVERLAY mode), by key: names that are there
+   * without being this layer's content, so that no writer may create a file by that name.
+   */
+  final Set<String> whiteoutDevices = new HashSet<>();
+
   /** The directories this layer gave times to, in archive order: set last, deepest first. */
   final List<DirTime> dirTimes = new ArrayList<>();
 

@@ -27,12 +27,13 @@ final class EntryMaker {
 
   void directory(TarEntry e, List<byte[]> comps, byte[] leaf, int n) throws IOException {
     int pfd = gate.parent(comps, n);
-    boolean overWhiteout =
-        s.whiteouts == WhiteoutMode.OVERLAY && Whiteouts.isWhiteoutDevice(pfd, leaf);
-    // Made first; only a name already there (EEXIST) is looked at and cleared.
-    int r = overWhiteout ? -Errno.EEXIST.number() : Sys.tryMkdirat(pfd, leaf, 0700);
+    // Made first; only a name already there (EEXIST) is looked at: an overlay whiteout is replaced
+    // (and the new directory made opaque), a directory kept, anything else cleared.
+    int r = Sys.tryMkdirat(pfd, leaf, 0700);
     boolean made = r == 0;
+    boolean overWhiteout = false;
     if (r == -Errno.EEXIST.number()) {
+      overWhiteout = s.whiteouts == WhiteoutMode.OVERLAY && Whiteouts.isWhiteoutDevice(pfd, leaf);
       Stat old = s.clear(pfd, leaf, true);
       if (old == null) {
         Sys.mkdirat(pfd, leaf, 0700);
@@ -189,6 +190,7 @@ final class EntryMaker {
       int index = s.copyUp.find(s.rootFd, target);
       if (index >= 0) {
         s.copyUp.copyGroup(tree, target, index);
+        gate.copiedUp();
         tpfd = tree.dir(target, target.size() - 1, false);
         tst = tpfd < 0 ? null : RootedTree.statOrNull(tpfd, tleaf);
       }

@@ -78,6 +78,7 @@ final class Whiteouts {
       }
       s.clear(pfd, victim, false);
       Sys.mknodat(pfd, victim, Sys.S_IFCHR, 0, 0);
+      s.whiteoutDevices.add(victimKey);
       attributes.chownAt(e, pfd, victim);
       return;
     }

@@ -19,7 +19,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * runs in parallel with the next entries (on ext4 it is most of the work). Names stay in archive
  * order because every other entry that could meet such a file first waits for the writers ({@link
  * #drain}): a name used before, a directory not made by this apply (or reached otherwise than by
- * its own name), whiteouts, hardlinks and devices.
+ * its own name), whiteouts, hardlinks and devices. Names this apply makes that are not the layer's
+ * entries are kept from the writers too: an overlay whiteout's device name is never created by a
+ * writer, and a copy-up (a lower file's hardlink group, for a hardlink entry) leaves no directory
+ * made before it fresh.
  */
 final class WriterGate {
   /** Files queued for the writers at most (with their contents' chunks). */
@@ -107,6 +110,15 @@ final class WriterGate {
     return freshDirs.containsKey(dirKey);
   }
 
+  /**
+   * A copy-up just made names that are not this layer's entries (a lower file's hardlink group, and
+   * directories on its way), possibly in fresh directories: no directory made so far counts as
+   * fresh any more. (The applying thread waited for the writers before the hardlink.)
+   */
+  void copiedUp() {
+    forgetFresh();
+  }
+
   private void forgetFresh() {
     freshDirs.clear();
     freshById.clear();
@@ -163,12 +175,11 @@ final class WriterGate {
 
   private boolean deferrable(TarEntry e) {
     return s.writers != null
-        && s.whiteouts != WhiteoutMode.OVERLAY
-        && s.copyUp == null
         && e.sparse() == null
         && e.size() <= POOLED_FILE
         && fresh(parentKey)
         && !s.ours(key)
+        && !s.whiteoutDevices.contains(key)
         && !pending.contains(key);
   }
 

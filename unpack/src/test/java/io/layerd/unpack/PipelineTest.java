@@ -265,6 +265,63 @@ class PipelineTest {
     }
   }
 
+  /**
+   * In overlay mode the writers create files too, but never a name this apply made that is not a
+   * layer entry: a whiteout's device (a later file of that name replaces it), or what a copy-up of
+   * a lower hardlink group made in a directory of this layer (a later file of that name replaces
+   * the copy).
+   */
+  @RootTest
+  void overlayModeTreeIsTheSameWhateverTheWriters() throws IOException {
+    Path lower = Files.createDirectory(tmp.resolve("lower"));
+    Layers.apply(
+        LayerApplier.builder().build(),
+        lower,
+        "lower",
+        TarBuilder.create()
+            .dir("hl/")
+            .file("hl/target", "lower target")
+            .hardlink("hl/other", "hl/target")
+            .build());
+    TarBuilder t = TarBuilder.create().dir("d/");
+    for (int f = 0; f < 300; f++) {
+      t.file("d/f" + f, 10 + f * 37).mode(0640 + (f % 8));
+    }
+    t.whiteout("d/x").file("d/x", "over its own whiteout");
+    t.whiteout("d/y").dir("d/y/").file("d/y/in", "in the directory over the whiteout");
+    t.dir("hl/").hardlink("hl/link", "hl/target").file("hl/other", "replaces the copied-up link");
+    for (int f = 0; f < 300; f++) {
+      t.file("hl/g" + f, 100 + f);
+    }
+    byte[] layer = t.build();
+    TreeManifest reference = null;
+    for (int writers : new int[] {0, 1, 4}) {
+      Path root = Files.createDirectory(tmp.resolve("o" + writers));
+      LayerApplier a =
+          LayerApplier.builder()
+              .writers(writers)
+              .whiteouts(WhiteoutMode.OVERLAY)
+              .overlayXattrs(OverlayXattrs.TRUSTED)
+              .lowers(List.of(lower))
+              .build();
+      Layers.apply(a, root, "layer", layer);
+      TreeManifest m =
+          TreeManifest.of(root, TreeManifest.Options.builder().ignoreRootAttributes().build());
+      if (reference == null) {
+        reference = m;
+        assertEquals("over its own whiteout", Files.readString(root.resolve("d/x")));
+        assertTrue(Files.isDirectory(root.resolve("d/y")));
+        assertEquals("replaces the copied-up link", Files.readString(root.resolve("hl/other")));
+        assertEquals("lower target", Files.readString(root.resolve("hl/link")));
+        assertEquals(
+            Files.getAttribute(root.resolve("hl/link"), "unix:ino"),
+            Files.getAttribute(root.resolve("hl/target"), "unix:ino"));
+      } else {
+        TreeManifest.assertSame(reference, m);
+      }
+    }
+  }
+
   /** The tree a layer (over an optional base) leaves with this many writers, or its failure. */
   String applied(String name, byte[] base, byte[] layer, int writers) throws IOException {
     Path root = Files.createDirectory(tmp.resolve(name + "-" + writers));

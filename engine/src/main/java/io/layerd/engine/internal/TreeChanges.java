@@ -164,11 +164,7 @@ public final class TreeChanges {
   }
 
   private static Stat statOrNull(int dirFd, byte[] name) throws IOException {
-    try {
-      return Sys.fstatat(dirFd, name, Sys.AT_SYMLINK_NOFOLLOW);
-    } catch (java.nio.file.NoSuchFileException e) {
-      return null;
-    }
+    return Sys.fstatatOrNull(dirFd, name, Sys.AT_SYMLINK_NOFOLLOW);
   }
 
   static boolean differs(int newDir, int oldDir, byte[] name, Stat n, Stat o) throws IOException {
