@@ -405,12 +405,17 @@ class ContainerdSnapshotterTest {
     }
 
     /** An active snapshot {@code key} of nothing on {@code snapshotter}: its mounts. */
+    /**
+     * An active snapshot that containerd's garbage collector keeps (labelled a root: it holds no
+     * lease, and a collection an earlier test's image removal scheduled would otherwise take it).
+     */
     List<MountProto.Mount> prepare(String snapshotter, String key) {
       return snapshots
           .prepare(
               SnapshotsProto.PrepareSnapshotRequest.newBuilder()
                   .setSnapshotter(snapshotter)
                   .setKey(key)
+                  .putLabels("containerd.io/gc.root", "layerd-test")
                   .build())
           .getMountsList();
     }
