@@ -12,18 +12,12 @@ import com.google.protobuf.UnknownFieldSet;
 import io.grpc.ClientInterceptor;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
-import io.grpc.Server;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.ServerInterceptors;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
-import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
-import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
-import io.grpc.netty.shaded.io.netty.channel.epoll.EpollServerDomainSocketChannel;
-import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
 import io.grpc.stub.MetadataUtils;
 import io.grpc.stub.StreamObserver;
 import io.layerd.daemon.containerd.proto.DescriptorProto.Descriptor;
@@ -428,8 +422,7 @@ class DiffServiceTest {
     volatile DiffProto.ApplyResponse answer;
     volatile Status failure;
     private final ManagedChannel layerd;
-    private final EventLoopGroup group = new EpollEventLoopGroup(1);
-    private final Server server;
+    private final UnixGrpcServer server;
 
     FakeContainerdDiff(Path socket, ManagedChannel layerd) throws IOException {
       this.layerd = layerd;
@@ -442,14 +435,7 @@ class DiffServiceTest {
               return next.startCall(call, headers);
             }
           };
-      server =
-          NettyServerBuilder.forAddress(new DomainSocketAddress(socket.toString()))
-              .channelType(EpollServerDomainSocketChannel.class)
-              .bossEventLoopGroup(group)
-              .workerEventLoopGroup(group)
-              .addService(ServerInterceptors.intercept(this, recordNamespace))
-              .build()
-              .start();
+      server = new UnixGrpcServer(socket, ServerInterceptors.intercept(this, recordNamespace));
     }
 
     @Override
@@ -475,13 +461,7 @@ class DiffServiceTest {
 
     @Override
     public void close() {
-      server.shutdownNow();
-      try {
-        server.awaitTermination(5, TimeUnit.SECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-      group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+      server.close();
     }
   }
 

@@ -4,16 +4,10 @@ import com.google.protobuf.Empty;
 import io.grpc.Context;
 import io.grpc.Contexts;
 import io.grpc.Metadata;
-import io.grpc.Server;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.ServerInterceptors;
-import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
-import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
-import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
-import io.grpc.netty.shaded.io.netty.channel.epoll.EpollServerDomainSocketChannel;
-import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
 import io.grpc.stub.StreamObserver;
 import io.layerd.daemon.containerd.proto.ContentGrpc;
 import io.layerd.daemon.containerd.proto.ContentProto;
@@ -29,7 +23,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeUnit;
 
 /**
  * containerd's content and lease services as layerd's differ uses them, kept in memory: what was
@@ -47,8 +40,7 @@ final class FakeContainerd implements AutoCloseable {
   final List<Write> writes = new CopyOnWriteArrayList<>();
   final List<Lease> leases = new CopyOnWriteArrayList<>();
   final Path socket;
-  private final Server server;
-  private final EventLoopGroup group;
+  private final UnixGrpcServer server;
 
   private static final Context.Key<Metadata> HEADERS = Context.key("headers");
   private static final Metadata.Key<String> NAMESPACE =
@@ -66,16 +58,11 @@ final class FakeContainerd implements AutoCloseable {
             return Contexts.interceptCall(Context.current().withValue(HEADERS, md), call, md, next);
           }
         };
-    group = new EpollEventLoopGroup(1);
     server =
-        NettyServerBuilder.forAddress(new DomainSocketAddress(socket.toString()))
-            .channelType(EpollServerDomainSocketChannel.class)
-            .bossEventLoopGroup(group)
-            .workerEventLoopGroup(group)
-            .addService(ServerInterceptors.intercept(new Content(), headers))
-            .addService(ServerInterceptors.intercept(new Leases(), headers))
-            .build()
-            .start();
+        new UnixGrpcServer(
+            socket,
+            ServerInterceptors.intercept(new Content(), headers),
+            ServerInterceptors.intercept(new Leases(), headers));
   }
 
   private static String header(Metadata.Key<String> key) {
@@ -147,7 +134,6 @@ final class FakeContainerd implements AutoCloseable {
 
   @Override
   public void close() {
-    server.shutdownNow(); // the event loop's end below waits for its channels
-    group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+    server.close();
   }
 }
