@@ -224,7 +224,7 @@ start_rootless() {
   chown -R "$uid:$gid" "$d"
   chmod 700 "$d/run"
   "${AS_USER[@]}" XDG_RUNTIME_DIR="$d/run" XDG_DATA_HOME="$d/data" "$JAVA" -XX:+UseSerialGC \
-    -XX:TieredStopAtLevel=1 -Xshare:auto -Dfile.encoding=UTF-8 -Dsun.jnu.encoding=UTF-8 -jar "$W/layerd.jar" "${args[@]}" \
+    -Xshare:auto -Dfile.encoding=UTF-8 -Dsun.jnu.encoding=UTF-8 -jar "$W/layerd.jar" "${args[@]}" \
     > "$d/log" 2>&1 &
   pids+=($!)
   await "rootless Docker on $side (see $d/log)" "$!" rl "$side" version
