@@ -383,6 +383,7 @@ class ContainerdSnapshotterTest {
 
   /** containerd's own gRPC API on its socket, in one namespace: its diff and snapshots services. */
   static final class ContainerdApi implements AutoCloseable {
+    private static final String GC_ROOT = "containerd.io/gc.root";
     final DiffGrpc.DiffBlockingStub diff;
     final SnapshotsGrpc.SnapshotsBlockingStub snapshots;
     private final UnixGrpcChannel connection;
@@ -415,9 +416,20 @@ class ContainerdSnapshotterTest {
               SnapshotsProto.PrepareSnapshotRequest.newBuilder()
                   .setSnapshotter(snapshotter)
                   .setKey(key)
-                  .putLabels("containerd.io/gc.root", "layerd-test")
+                  .putLabels(GC_ROOT, "layerd-test")
                   .build())
           .getMountsList();
+    }
+
+    /** A read-only view of the committed {@code parent}, kept as {@link #prepare}'s are. */
+    void view(String snapshotter, String key, String parent) {
+      snapshots.view(
+          SnapshotsProto.ViewSnapshotRequest.newBuilder()
+              .setSnapshotter(snapshotter)
+              .setKey(key)
+              .setParent(parent)
+              .putLabels(GC_ROOT, "layerd-test")
+              .build());
     }
 
     @Override
@@ -690,14 +702,15 @@ class ContainerdSnapshotterTest {
     if (view == null) {
       rig.ok("containers", "create", "--snapshotter", snapshotter, image, id);
     } else {
-      rig.ok("snapshots", "--snapshotter", snapshotter, "view", id, view);
+      try (ContainerdApi api = new ContainerdApi(rig.socket(), ContainerdRig.NAMESPACE)) {
+        api.view(snapshotter, id, view);
+      }
     }
     try {
       return mountedSnapshot(rig, snapshotter, id, target, reader);
     } finally {
       if (view != null) {
-        // containerd's garbage collection may have taken it already: it has no lease
-        rig.ctr("snapshots", "--snapshotter", snapshotter, "rm", id);
+        rig.ok("snapshots", "--snapshotter", snapshotter, "rm", id);
       }
     }
   }
