@@ -5,6 +5,9 @@
 #   median X...         the median (the lower middle one of an even count)
 #   ratio A B           A / B, to two places
 #   stop PID            SIGTERM, up to 60 s to exit, then SIGKILL (nothing when PID is empty)
+#   run_locked ARG...   runs the calling script again with ARGs under the end-to-end tests' lock
+#                       (LAYERD_E2E_LOCK, default /tmp/layerd-e2e.lock), held by flock itself (-o:
+#                       not by the daemons it starts); returns at once in the run it started
 
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
@@ -16,4 +19,11 @@ stop() {
   kill -TERM "$p" 2>/dev/null || true
   for _ in $(seq 600); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.1; done
   kill -KILL "$p" 2>/dev/null || true
+}
+run_locked() {
+  [ -z "${LAYERD_BENCH_LOCKED:-}" ] || return 0
+  local lock=${LAYERD_E2E_LOCK:-/tmp/layerd-e2e.lock}
+  export LAYERD_BENCH_LOCKED=1
+  flock -n "$lock" true || echo "waiting for $lock (end-to-end tests running)..." >&2
+  exec flock -o "$lock" "$0" "$@"
 }

@@ -37,13 +37,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ "$(id -u)" = 0 ] || { echo "containerd-bench.sh: run as root (it starts containerd)" >&2; exit 1; }
-# The whole run under the end-to-end tests' lock, held by flock itself (-o: not by the daemons).
-lock=${LAYERD_E2E_LOCK:-/tmp/layerd-e2e.lock}
-if [ -z "${LAYERD_BENCH_LOCKED:-}" ]; then
-  export LAYERD_BENCH_LOCKED=1
-  flock -n "$lock" true || echo "waiting for $lock (end-to-end tests running)..." >&2
-  exec flock -o "$lock" "$0" "${argv[@]}"
-fi
+# The whole run under the end-to-end tests' lock.
+. "$repo/benchmarks/bench-common.sh"
+run_locked "${argv[@]}"
 clients=${LAYERD_MODERN_CLIENTS:-}
 if [ -z "$clients" ]; then
   clients=/var/cache/layerd-clients/x
@@ -58,7 +54,6 @@ have() { command -v "$1" >/dev/null 2>&1; }
 # ------------------------------------------------------------------ the image
 REPO=$repo
 . "$repo/benchmarks/debian-image.sh"
-. "$repo/benchmarks/bench-common.sh"
 debian_layer "$data" || exit 1
 IMAGE=docker.io/library/layerd-bench-debian:latest
 archive=$data/debian-oci-archive.tar
